@@ -1,0 +1,470 @@
+"""The typed op vocabulary of the graph IR, with PyTorch's exact shape rules.
+
+Each op is a frozen pydantic model. The spec's encoder layers are parsed straight into
+these models (the ``op`` key picks the class), and compiler passes create more of them
+(transposed convs, unpools, concatenations). Shape inference, parameter counts and FLOPs
+are methods on the op, so every consumer dispatches on the op's type instead of on a
+string. Shapes exclude the batch: ``(C, H, W)`` for feature maps, ``(F,)`` for vectors.
+
+FLOPs are counted the way ``torch.utils.flop_counter.FlopCounterMode`` counts them:
+2 x multiply-accumulates of convolutions and matrix products; bias additions, norms,
+activations and pooling count zero.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import prod
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+Shape = tuple[int, ...]
+Pair = tuple[int, int]
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class ShapeError(ValueError):
+    """An op cannot accept its input shapes; the graph builder adds the source location."""
+
+
+class Strict(BaseModel):
+    """Base for every spec model: frozen, strict types, unknown keys refused with a hint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = {f.alias or name for name, f in cls.model_fields.items()}
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key '{key}'{hint}",
+                        {"key": str(key), "hint": _did_you_mean(str(key), sorted(allowed))},
+                    )
+        return data
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean '{close[0]}'? expected one of: {', '.join(choices)})"
+    return f" (expected one of: {', '.join(choices)})"
+
+
+def _pair_of(minimum: int):
+    def check(value: Any) -> Any:
+        expected = f"an integer >= {minimum} or a pair [h, w] of them"
+        items = value if isinstance(value, list | tuple) else [value, value]
+        ok = len(items) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in items
+        )
+        if not ok:
+            raise PydanticCustomError(
+                "pair",
+                "invalid value (expected {expected}, got {got})",
+                {"expected": expected, "got": repr(value)},
+            )
+        return (items[0], items[1])
+
+    return BeforeValidator(check)
+
+
+Size = Annotated[tuple[int, int], _pair_of(1)]
+Padding = Annotated[tuple[int, int], _pair_of(0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+def _width(value: Any) -> Any:
+    if value == "classes" or (
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    ):
+        return value
+    raise PydanticCustomError(
+        "width",
+        "invalid value (expected an integer >= 1 or 'classes', got {got})",
+        {"got": repr(value)},
+    )
+
+
+Width = Annotated[int | str, BeforeValidator(_width)]
+
+
+def _out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
+    """PyTorch's output length of a conv or pool along one axis."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:  # last window must start inside the input
+        out -= 1
+    return out
+
+
+def _spatial(shape: Shape, op: str) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise ShapeError(
+            f"{op} needs a feature map C x H x W (expected 3 dimensions, "
+            f"got a vector of {shape[0]}); remove the flatten before it"
+        )
+    return shape  # type: ignore[return-value]
+
+
+class Op(Strict):
+    """Common fields: an optional ``name`` (for references) and ``from`` (inputs other
+    than the previous layer)."""
+
+    kind: ClassVar[str] = "op"
+    arity: ClassVar[int | None] = 1  # None: two or more inputs
+    name: Annotated[str, Field(pattern=IDENT)] | None = None
+    from_: str | list[str] | None = Field(default=None, alias="from")
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def param_count(self, inputs: list[Shape], out: Shape) -> int:
+        return 0
+
+    def flops(self, inputs: list[Shape], out: Shape) -> int:
+        return 0
+
+    def window(self) -> tuple[Pair, Pair] | None:
+        """(effective kernel, stride) for receptive-field bookkeeping; None = pointwise."""
+        return None
+
+    def inputs_named(self) -> list[str]:
+        if self.from_ is None:
+            return []
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+
+class Conv(Op):
+    kind: ClassVar[str] = "conv"
+    op: Literal["conv"] = "conv"
+    out: Width
+    kernel: Size
+    stride: Size = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: Size = (1, 1)
+    groups: PosInt = 1
+    bias: bool = True
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = _spatial(inputs[0], "conv")
+        out = int(self.out)
+        if c % self.groups or out % self.groups:
+            raise ShapeError(
+                f"groups={self.groups} must divide both input channels and out "
+                f"(expected multiples of {self.groups}, got {c} in, {out} out)"
+            )
+        size = [
+            _out_size(n, k, s, p, d, False)
+            for n, k, s, p, d in zip(
+                (h, w), self.kernel, self.stride, self.padding, self.dilation, strict=True
+            )
+        ]
+        return (out, *size)
+
+    def param_count(self, inputs: list[Shape], out: Shape) -> int:
+        return out[0] * (inputs[0][0] // self.groups) * prod(self.kernel) + (
+            out[0] if self.bias else 0
+        )
+
+    def flops(self, inputs: list[Shape], out: Shape) -> int:
+        return 2 * out[0] * (inputs[0][0] // self.groups) * prod(self.kernel) * out[1] * out[2]
+
+    def window(self) -> tuple[Pair, Pair]:
+        k = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation, strict=True))
+        return k, self.stride  # type: ignore[return-value]
+
+
+class ConvTranspose(Op):
+    """Transposed convolution; ``output_padding`` resolves the size ambiguity of stride > 1."""
+
+    kind: ClassVar[str] = "conv_transpose"
+    op: Literal["conv_transpose"] = "conv_transpose"
+    out: Width
+    kernel: Size
+    stride: Size = (1, 1)
+    padding: Padding = (0, 0)
+    output_padding: Padding = (0, 0)
+    dilation: Size = (1, 1)
+    groups: PosInt = 1
+    bias: bool = True
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = _spatial(inputs[0], "conv_transpose")
+        out = int(self.out)
+        if c % self.groups or out % self.groups:
+            raise ShapeError(
+                f"groups={self.groups} must divide both input channels and out "
+                f"(expected multiples of {self.groups}, got {c} in, {out} out)"
+            )
+        for op_, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
+            if op_ >= max(s, d):
+                raise ShapeError(
+                    f"output_padding must be smaller than stride or dilation "
+                    f"(expected < {max(s, d)}, got {op_})"
+                )
+        size = [
+            (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
+            for n, k, s, p, d, op_ in zip(
+                (h, w),
+                self.kernel,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.output_padding,
+                strict=True,
+            )
+        ]
+        return (out, *size)
+
+    def param_count(self, inputs: list[Shape], out: Shape) -> int:
+        return inputs[0][0] * (out[0] // self.groups) * prod(self.kernel) + (
+            out[0] if self.bias else 0
+        )
+
+    def flops(self, inputs: list[Shape], out: Shape) -> int:
+        # FlopCounterMode counts a transposed conv over its *input* positions.
+        c, h, w = inputs[0]
+        return 2 * c * (out[0] // self.groups) * prod(self.kernel) * h * w
+
+    def window(self) -> tuple[Pair, Pair]:
+        return self.kernel, self.stride
+
+
+class BatchNorm(Op):
+    kind: ClassVar[str] = "batchnorm"
+    op: Literal["batchnorm"] = "batchnorm"
+    eps: Annotated[float, Field(gt=0)] = 1e-5
+    momentum: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        _spatial(inputs[0], "batchnorm")
+        return inputs[0]
+
+    def param_count(self, inputs: list[Shape], out: Shape) -> int:
+        return 2 * out[0]
+
+
+class ReLU(Op):
+    kind: ClassVar[str] = "relu"
+    op: Literal["relu"] = "relu"
+
+
+class LeakyReLU(Op):
+    kind: ClassVar[str] = "leaky_relu"
+    op: Literal["leaky_relu"] = "leaky_relu"
+    negative_slope: Annotated[float, Field(ge=0)] = 0.01
+
+
+class GELU(Op):
+    kind: ClassVar[str] = "gelu"
+    op: Literal["gelu"] = "gelu"
+
+
+class SiLU(Op):
+    kind: ClassVar[str] = "silu"
+    op: Literal["silu"] = "silu"
+
+
+class Sigmoid(Op):
+    kind: ClassVar[str] = "sigmoid"
+    op: Literal["sigmoid"] = "sigmoid"
+
+
+class _Pool(Op):
+    kernel: Size
+    stride: Size | None = None  # defaults to the kernel, as in PyTorch
+    padding: Padding = (0, 0)
+    ceil_mode: bool = False
+
+    @property
+    def strides(self) -> Pair:
+        return self.stride or self.kernel
+
+    @property
+    def dilations(self) -> Pair:
+        return (1, 1)
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = _spatial(inputs[0], self.kind)
+        for k, p, d in zip(self.kernel, self.padding, self.dilations, strict=True):
+            if 2 * p > d * (k - 1) + 1:
+                raise ShapeError(
+                    f"{self.kind} padding must be at most half the kernel "
+                    f"(expected <= {(d * (k - 1) + 1) // 2}, got {p})"
+                )
+        size = [
+            _out_size(n, k, s, p, d, self.ceil_mode)
+            for n, k, s, p, d in zip(
+                (h, w), self.kernel, self.strides, self.padding, self.dilations, strict=True
+            )
+        ]
+        return (c, *size)
+
+    def window(self) -> tuple[Pair, Pair]:
+        k = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations, strict=True))
+        return k, self.strides  # type: ignore[return-value]
+
+
+class MaxPool(_Pool):
+    kind: ClassVar[str] = "maxpool"
+    op: Literal["maxpool"] = "maxpool"
+    dilation: Size = (1, 1)
+
+    @property
+    def dilations(self) -> Pair:
+        return self.dilation
+
+
+class AvgPool(_Pool):
+    kind: ClassVar[str] = "avgpool"
+    op: Literal["avgpool"] = "avgpool"
+    count_include_pad: bool = True
+
+
+class AdaptiveAvgPool(Op):
+    """Global or adaptive average pooling to a fixed ``size`` (1 = global)."""
+
+    kind: ClassVar[str] = "adaptive_avgpool"
+    op: Literal["adaptive_avgpool"] = "adaptive_avgpool"
+    size: Size = (1, 1)
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, _, _ = _spatial(inputs[0], "adaptive_avgpool")
+        return (c, *self.size)
+
+
+class Dropout(Op):
+    kind: ClassVar[str] = "dropout"
+    op: Literal["dropout"] = "dropout"
+    p: Annotated[float, Field(ge=0, lt=1)] = 0.5
+
+
+class Flatten(Op):
+    kind: ClassVar[str] = "flatten"
+    op: Literal["flatten"] = "flatten"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (prod(inputs[0]),)
+
+
+class Linear(Op):
+    """Fully-connected layer. ``in`` is optional; when given it must match the input."""
+
+    kind: ClassVar[str] = "linear"
+    op: Literal["linear"] = "linear"
+    out: Width
+    in_: PosInt | None = Field(default=None, alias="in")
+    bias: bool = True
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(shape) != 1:
+            raise ShapeError(
+                f"linear needs a flat input (expected a vector, got a "
+                f"{'x'.join(map(str, shape))} feature map); add `op: flatten` before it"
+            )
+        if self.in_ is not None and self.in_ != shape[0]:
+            raise ShapeError(
+                f"linear input size does not match (expected in: {self.in_}, "
+                f"got {shape[0]} features)"
+            )
+        return (int(self.out),)
+
+    def param_count(self, inputs: list[Shape], out: Shape) -> int:
+        return inputs[0][0] * out[0] + (out[0] if self.bias else 0)
+
+    def flops(self, inputs: list[Shape], out: Shape) -> int:
+        return 2 * inputs[0][0] * out[0]
+
+
+class Upsample(Op):
+    kind: ClassVar[str] = "upsample"
+    op: Literal["upsample"] = "upsample"
+    scale: Size = (2, 2)
+    size: Size | None = None  # exact output size; set by the compiler for odd inputs
+    mode: Literal["nearest", "bilinear"] = "bilinear"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = _spatial(inputs[0], "upsample")
+        if self.size is not None:
+            return (c, *self.size)
+        return (c, h * self.scale[0], w * self.scale[1])
+
+    def window(self) -> tuple[Pair, Pair]:
+        return (1, 1), (Fraction(1, self.scale[0]), Fraction(1, self.scale[1]))  # type: ignore[return-value]
+
+
+class Add(Op):
+    kind: ClassVar[str] = "add"
+    arity: ClassVar[int | None] = None
+    op: Literal["add"] = "add"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        if any(s != inputs[0] for s in inputs):
+            shown = ", ".join("x".join(map(str, s)) for s in inputs)
+            raise ShapeError(f"add needs inputs of one shape (expected equal shapes, got {shown})")
+        return inputs[0]
+
+
+class Concat(Op):
+    """Channel concatenation (U-Net skips)."""
+
+    kind: ClassVar[str] = "concat"
+    arity: ClassVar[int | None] = None
+    op: Literal["concat"] = "concat"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        maps = [_spatial(s, "concat") for s in inputs]
+        if any(m[1:] != maps[0][1:] for m in maps):
+            shown = ", ".join("x".join(map(str, m[1:])) for m in maps)
+            raise ShapeError(f"concat needs equal spatial sizes (expected one H x W, got {shown})")
+        return (sum(m[0] for m in maps), *maps[0][1:])
+
+
+LAYER_OPS: tuple[type[Op], ...] = (
+    Conv,
+    ConvTranspose,
+    BatchNorm,
+    ReLU,
+    LeakyReLU,
+    GELU,
+    SiLU,
+    Sigmoid,
+    MaxPool,
+    AvgPool,
+    AdaptiveAvgPool,
+    Dropout,
+    Flatten,
+    Linear,
+    Upsample,
+    Add,
+    Concat,
+)
+Layer = Annotated[
+    Conv
+    | ConvTranspose
+    | BatchNorm
+    | ReLU
+    | LeakyReLU
+    | GELU
+    | SiLU
+    | Sigmoid
+    | MaxPool
+    | AvgPool
+    | AdaptiveAvgPool
+    | Dropout
+    | Flatten
+    | Linear
+    | Upsample
+    | Add
+    | Concat,
+    Field(discriminator="op"),
+]

@@ -1,0 +1,98 @@
+"""The spec document: pydantic models for every section of a graphspec YAML file.
+
+Field names are short and match the YAML keys. Encoder layers are the typed ops of
+:mod:`graphspec.ops`; sections used by the compiler (decoder, head, encoder_init) are
+declared here too so one schema describes a whole spec and editors can validate it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PrivateAttr
+
+from graphspec.ops import IDENT, Layer, PosInt, Strict
+from graphspec.source import SourceMap
+
+Name = Annotated[str, Field(pattern=IDENT)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class InputShape(Strict):
+    channels: PosInt = 3
+    height: PosInt
+    width: PosInt
+
+
+class Scale(Strict):
+    """Multipliers applied when the graph is built: ``width`` scales every ``out``
+    (except ``out: classes``)."""
+
+    width: PositiveFloat = 1.0
+
+
+class Stage(Strict):
+    """A named group of layers, repeated ``repeat`` times in sequence."""
+
+    stage: Name
+    repeat: PosInt = 1
+    layers: Annotated[list[Layer], Field(min_length=1)]
+
+
+class Budget(Strict):
+    """Limits the checker enforces (CI uses these to stop a model growing unnoticed)."""
+
+    max_params: PositiveFloat | None = None
+    max_gflops: PositiveFloat | None = None
+
+
+class Decoder(Strict):
+    """How the compiler derives a decoder by mirroring the encoder."""
+
+    mirror: bool = True
+    upsample: Literal["unpool", "transposed", "tied", "bilinear"] = "unpool"
+    skips: Literal["concat", "add", "none"] = "none"
+    batchnorm: bool = True  # a batch-norm + ReLU after each decoder conv, as in SegNet
+
+
+class SegmentationHead(Strict):
+    """A 1x1 conv to ``classes`` logits per pixel at the input's resolution."""
+
+    type: Literal["segmentation"] = "segmentation"
+
+
+class ClassificationHead(Strict):
+    """The encoder's own output is the class scores (a plain classifier)."""
+
+    type: Literal["classification"] = "classification"
+
+
+class EncoderInit(Strict):
+    """Transfer learning: load matching encoder weights from a local checkpoint."""
+
+    checkpoint: str
+    freeze: bool = False
+    strict: bool = False  # when true, any missing or unexpected key is an error
+
+
+Head = Annotated[SegmentationHead | ClassificationHead, Field(discriminator="type")]
+
+
+class Spec(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+    task: Literal["segmentation", "detection", "classification"] = "classification"
+    input: InputShape
+    classes: PosInt
+    scale: Scale = Scale()
+    encoder: Annotated[list[Stage], Field(min_length=1)]
+    decoder: Decoder | None = None
+    head: Head | None = None
+    encoder_init: EncoderInit | None = None
+    budget: Budget | None = None
+
+    _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+
+    @property
+    def source(self) -> SourceMap:
+        """Where each key of this spec came from (empty for specs built in Python)."""
+        return self._source
