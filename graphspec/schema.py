@@ -61,6 +61,14 @@ class SegmentationHead(Strict):
     type: Literal["segmentation"] = "segmentation"
 
 
+class FCNHead(Strict):
+    """FCN-style head: 1x1 score convs on the final map and on each named ``skips``
+    feature (e.g. ``[pool4, pool3]`` for FCN-8s), fused coarse-to-fine, resized to the input."""
+
+    type: Literal["fcn"] = "fcn"
+    skips: list[Name] = []
+
+
 class ClassificationHead(Strict):
     """The encoder's own output is the class scores (a plain classifier)."""
 
@@ -75,7 +83,7 @@ class EncoderInit(Strict):
     strict: bool = False  # when true, any missing or unexpected key is an error
 
 
-Head = Annotated[SegmentationHead | ClassificationHead, Field(discriminator="type")]
+Head = Annotated[SegmentationHead | FCNHead | ClassificationHead, Field(discriminator="type")]
 
 
 class Spec(Strict):

@@ -1,0 +1,177 @@
+"""One ``torch.nn`` constructor call per IR op.
+
+``module_call`` dispatches on the op's type and returns a :class:`ModuleCall`: the class
+and keyword arguments of the module that runs the node. The same description builds the
+live module (:meth:`ModuleCall.build`) and is printed into generated source
+(:meth:`ModuleCall.source`), so the two emitters cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import singledispatch
+from typing import Any
+
+from torch import nn
+
+from compiler import ops as rt
+from graphspec import ir_ops, ops
+from graphspec.ops import Shape
+
+
+@dataclass(frozen=True)
+class ModuleCall:
+    cls: type[nn.Module]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> nn.Module:
+        return self.cls(**self.kwargs)
+
+    def source(self) -> str:
+        prefix = "ops" if self.cls.__module__ == rt.__name__ else "nn"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{prefix}.{self.cls.__name__}({args})"
+
+
+@singledispatch
+def module_call(op: ops.Op, inputs: list[Shape], out: Shape) -> ModuleCall:
+    raise NotImplementedError(f"no module for op {op.kind!r}")
+
+
+@module_call.register
+def _(op: ops.Conv, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(
+        nn.Conv2d,
+        dict(
+            in_channels=inputs[0][0],
+            out_channels=out[0],
+            kernel_size=op.kernel,
+            stride=op.stride,
+            padding=op.padding,
+            dilation=op.dilation,
+            groups=op.groups,
+            bias=op.bias,
+        ),
+    )
+
+
+@module_call.register
+def _(op: ops.ConvTranspose, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(
+        nn.ConvTranspose2d,
+        dict(
+            in_channels=inputs[0][0],
+            out_channels=out[0],
+            kernel_size=op.kernel,
+            stride=op.stride,
+            padding=op.padding,
+            output_padding=op.output_padding,
+            groups=op.groups,
+            bias=op.bias,
+            dilation=op.dilation,
+        ),
+    )
+
+
+@module_call.register
+def _(op: ops.BatchNorm, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.BatchNorm2d, dict(num_features=out[0], eps=op.eps, momentum=op.momentum))
+
+
+@module_call.register
+def _(op: ops.ReLU, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.ReLU)
+
+
+@module_call.register
+def _(op: ops.LeakyReLU, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.LeakyReLU, dict(negative_slope=op.negative_slope))
+
+
+@module_call.register
+def _(op: ops.GELU, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.GELU)
+
+
+@module_call.register
+def _(op: ops.SiLU, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.SiLU)
+
+
+@module_call.register
+def _(op: ops.Sigmoid, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.Sigmoid)
+
+
+@module_call.register
+def _(op: ops.MaxPool, inputs: list[Shape], out: Shape) -> ModuleCall:
+    # Every max-pool records its indices: unpools reuse them, and it costs nothing else.
+    return ModuleCall(
+        rt.MaxPoolWithIndices,
+        dict(
+            kernel_size=op.kernel,
+            stride=op.strides,
+            padding=op.padding,
+            dilation=op.dilation,
+            ceil_mode=op.ceil_mode,
+        ),
+    )
+
+
+@module_call.register
+def _(op: ops.AvgPool, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(
+        nn.AvgPool2d,
+        dict(
+            kernel_size=op.kernel,
+            stride=op.strides,
+            padding=op.padding,
+            ceil_mode=op.ceil_mode,
+            count_include_pad=op.count_include_pad,
+        ),
+    )
+
+
+@module_call.register
+def _(op: ops.AdaptiveAvgPool, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.AdaptiveAvgPool2d, dict(output_size=op.size))
+
+
+@module_call.register
+def _(op: ops.Dropout, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.Dropout, dict(p=op.p))
+
+
+@module_call.register
+def _(op: ops.Flatten, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.Flatten)
+
+
+@module_call.register
+def _(op: ops.Linear, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(nn.Linear, dict(in_features=inputs[0][0], out_features=out[0], bias=op.bias))
+
+
+@module_call.register
+def _(op: ops.Upsample, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.Resize, dict(size=tuple(out[1:]), mode=op.mode))
+
+
+@module_call.register
+def _(op: ops.Add, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.Add)
+
+
+@module_call.register
+def _(op: ops.Concat, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.Concat)
+
+
+@module_call.register
+def _(op: ir_ops.MaxUnpool, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.MaxUnpool, dict(output_size=tuple(out[1:])))
+
+
+@module_call.register
+def _(op: ir_ops.Reshape, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.Reshape, dict(shape=tuple(op.shape)))

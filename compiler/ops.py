@@ -1,0 +1,96 @@
+"""Runtime ops the emitted networks call, beyond what ``torch.nn`` provides.
+
+Generated model sources import only ``torch`` and this module, so everything here is
+plain, traceable PyTorch (``torch.compile`` and ONNX export handle it).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def max_unpool2d(x: Tensor, indices: Tensor, output_size: tuple[int, int]) -> Tensor:
+    """Max-unpooling that *sums* values routed to the same position.
+
+    Each value of ``x`` goes back to the flat position ``indices`` recorded by the
+    matching max-pool (``return_indices=True``). Where pooling windows overlap and
+    several outputs picked the same input, their values add up, as in the seed lecture;
+    ``torch.nn.MaxUnpool2d`` would keep only one of them."""
+    n, c = x.shape[:2]
+    height, width = output_size
+    flat = x.new_zeros((n, c, height * width))
+    flat = flat.scatter_add(2, indices.flatten(2), x.flatten(2))
+    return flat.view(n, c, height, width)
+
+
+class MaxPoolWithIndices(nn.MaxPool2d):
+    """``nn.MaxPool2d`` that also returns the argmax indices a decoder unpool reuses."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__(
+            kernel_size, stride, padding, dilation, return_indices=True, ceil_mode=ceil_mode
+        )
+
+
+class MaxUnpool(nn.Module):
+    """Module form of :func:`max_unpool2d` with the exact output size fixed at build time,
+    so odd input sizes (e.g. 97 x 131) come back exactly."""
+
+    def __init__(self, output_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.output_size = tuple(output_size)
+
+    def forward(self, x: Tensor, indices: Tensor) -> Tensor:
+        return max_unpool2d(x, indices, self.output_size)  # type: ignore[arg-type]
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Concat(nn.Module):
+    """Channel concatenation (U-Net skip)."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        return torch.cat(xs, dim=1)
+
+
+class Add(nn.Module):
+    """Element-wise sum of the inputs (residual or additive skip)."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Resize(nn.Module):
+    """Fixed-size interpolation (bilinear decoders and FCN score upsampling)."""
+
+    def __init__(self, size: tuple[int, int], mode: str = "bilinear") -> None:
+        super().__init__()
+        self.size = tuple(size)
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        align = False if self.mode == "bilinear" else None
+        return F.interpolate(x, size=self.size, mode=self.mode, align_corners=align)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, mode={self.mode!r}"
+
+
+class Reshape(nn.Module):
+    """View each sample as ``shape`` (YOLO's S x S x (B*5 + C) grid)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
