@@ -8,6 +8,7 @@ live module (:meth:`ModuleCall.build`) and is printed into generated source
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any
@@ -28,9 +29,23 @@ class ModuleCall:
         return self.cls(**self.kwargs)
 
     def source(self) -> str:
+        """The constructor call as Python, leaving out arguments equal to their defaults."""
         prefix = "ops" if self.cls.__module__ == rt.__name__ else "nn"
-        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        params = inspect.signature(self.cls).parameters
+        args = ", ".join(
+            f"{k}={v!r}"
+            for k, v in self.kwargs.items()
+            if k not in params or not _same(params[k].default, v)
+        )
         return f"{prefix}.{self.cls.__name__}({args})"
+
+
+def _same(default: Any, value: Any) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    if isinstance(value, tuple) and not isinstance(default, tuple):
+        return all(v == default for v in value)  # nn layers expand an int to a pair
+    return default == value
 
 
 @singledispatch

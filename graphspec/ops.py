@@ -235,7 +235,8 @@ class ConvTranspose(Op):
         return 2 * c * (out[0] // self.groups) * prod(self.kernel) * h * w
 
     def window(self) -> tuple[Pair, Pair]:
-        return self.kernel, self.stride
+        # Up-sampling: the cumulative stride shrinks by the stride.
+        return self.kernel, (Fraction(1, self.stride[0]), Fraction(1, self.stride[1]))  # type: ignore[return-value]
 
 
 class BatchNorm(Op):
