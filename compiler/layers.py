@@ -190,3 +190,18 @@ def _(op: ir_ops.MaxUnpool, inputs: list[Shape], out: Shape) -> ModuleCall:
 @module_call.register
 def _(op: ir_ops.Reshape, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.Reshape, dict(shape=tuple(op.shape)))
+
+
+@module_call.register
+def _(op: ir_ops.L2Norm, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.L2Norm, dict(channels=out[0], scale=op.scale))
+
+
+@module_call.register
+def _(op: ir_ops.AnchorRows, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.AnchorRows, dict(values=op.values))
+
+
+@module_call.register
+def _(op: ir_ops.ConcatRows, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.ConcatRows)

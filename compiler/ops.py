@@ -94,3 +94,37 @@ class Reshape(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}"
+
+
+class L2Norm(nn.Module):
+    """SSD's L2 normalisation of each position's channel vector, times a learned scale
+    per channel (initialised to ``scale``; Liu et al. use 20 on conv4_3)."""
+
+    def __init__(self, channels: int, scale: float = 20.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), float(scale)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.normalize(x, dim=1, eps=1e-10) * self.weight.view(1, -1, 1, 1)
+
+
+class AnchorRows(nn.Module):
+    """``[N, boxes * values, H, W] -> [N, H * W * boxes, values]`` (cell-major rows)."""
+
+    def __init__(self, values: int) -> None:
+        super().__init__()
+        self.values = values
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        return x.permute(0, 2, 3, 1).reshape(n, -1, self.values)
+
+    def extra_repr(self) -> str:
+        return f"values={self.values}"
+
+
+class ConcatRows(nn.Module):
+    """Concatenate per-map default-box rows into one ``[N, boxes, values]`` tensor."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        return torch.cat(xs, dim=1)

@@ -61,3 +61,42 @@ class Reshape(Op):
                 f"{'x'.join(map(str, self.shape))} (expected {prod(self.shape)})"
             )
         return tuple(self.shape)
+
+
+class L2Norm(Op):
+    """SSD's per-position L2 normalisation across channels with a learned channel scale."""
+
+    kind: ClassVar[str] = "l2norm"
+    op: Literal["l2norm"] = "l2norm"
+    scale: float = 20.0
+
+    def param_count(self, inputs: list[Shape], out: Shape) -> int:
+        return out[0]
+
+
+class AnchorRows(Op):
+    """A head conv's ``[boxes * values, H, W]`` map as ``[H * W * boxes, values]`` rows:
+    one row per default box, ordered by cell (row-major) then box."""
+
+    kind: ClassVar[str] = "anchor_rows"
+    op: Literal["anchor_rows"] = "anchor_rows"
+    values: int
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = _spatial(inputs[0], "anchor_rows")
+        if c % self.values:
+            raise ShapeError(f"anchor_rows needs channels divisible by {self.values}, got {c}")
+        return (h * w * (c // self.values), self.values)
+
+
+class ConcatRows(Op):
+    """Concatenate the default-box rows of every source map."""
+
+    kind: ClassVar[str] = "concat_rows"
+    arity: ClassVar[int | None] = None
+    op: Literal["concat_rows"] = "concat_rows"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        if any(len(s) != 2 or s[1] != inputs[0][1] for s in inputs):
+            raise ShapeError("concat_rows needs [rows, values] inputs with equal values")
+        return (sum(s[0] for s in inputs), inputs[0][1])

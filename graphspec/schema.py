@@ -69,6 +69,44 @@ class FCNHead(Strict):
     skips: list[Name] = []
 
 
+class Anchors(Strict):
+    """SSD default boxes: scales spread linearly from ``min_scale`` to ``max_scale`` over the
+    source maps; per map, ratio 1 at two scales plus r and 1/r for each listed ratio."""
+
+    min_scale: Annotated[float, Field(gt=0, le=1)] = 0.2
+    max_scale: Annotated[float, Field(gt=0, le=1)] = 0.9
+    aspect_ratios: list[list[PositiveFloat]]
+
+
+class DetectionLoss(Strict):
+    """Joint loss: class cross-entropy + ``box_weight`` x box regression."""
+
+    box: Literal["smooth_l1", "mse"] = "smooth_l1"
+    box_weight: PositiveFloat = 1.0
+    neg_pos_ratio: PositiveFloat = 3.0
+    iou_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class SSDHead(Strict):
+    """SSD multi-box head: a 3x3 class conv and box conv on every named source map."""
+
+    type: Literal["ssd"] = "ssd"
+    sources: Annotated[list[Name], Field(min_length=1)]
+    anchors: Anchors
+    l2norm: list[Name] = []  # sources rescaled by a learned per-channel L2 norm (conv4_3)
+    loss: DetectionLoss = DetectionLoss()
+
+
+class YOLOHead(Strict):
+    """YOLOv1 grid head: the encoder's last (FC) output is read as S x S x (B*5 + C)."""
+
+    type: Literal["yolo"] = "yolo"
+    grid: PosInt = 7
+    boxes: PosInt = 2
+    lambda_coord: PositiveFloat = 5.0
+    lambda_noobj: PositiveFloat = 0.5
+
+
 class ClassificationHead(Strict):
     """The encoder's own output is the class scores (a plain classifier)."""
 
@@ -83,7 +121,10 @@ class EncoderInit(Strict):
     strict: bool = False  # when true, any missing or unexpected key is an error
 
 
-Head = Annotated[SegmentationHead | FCNHead | ClassificationHead, Field(discriminator="type")]
+Head = Annotated[
+    SegmentationHead | FCNHead | SSDHead | YOLOHead | ClassificationHead,
+    Field(discriminator="type"),
+]
 
 
 class Spec(Strict):
