@@ -8,6 +8,7 @@ from pathlib import Path
 import networkx as nx
 from torch import nn
 
+from compiler.detection_heads import add_ssd_head, add_yolo_head
 from compiler.emit import GraphNet
 from compiler.fc_to_conv import fc_to_conv
 from compiler.heads import add_head
@@ -21,7 +22,8 @@ from graphspec.graph import enforce_budget
 def compile_graph(spec: Spec, *, check_budget: bool = True) -> nx.DiGraph:
     """Run every pass the spec asks for and return the final graph IR."""
     graph = build_graph(spec, check_budget=False)
-    if spec.task != "classification":
+    head_type = spec.head.type if spec.head is not None else None
+    if spec.task == "segmentation" or head_type == "ssd":
         graph = fc_to_conv(graph)
     decoder = spec.decoder
     if decoder is not None and decoder.mirror:
@@ -34,7 +36,12 @@ def compile_graph(spec: Spec, *, check_budget: bool = True) -> nx.DiGraph:
             )
         graph = mirror_decoder(graph, decoder)
         graph = add_skips(graph, decoder.skips)
-    graph = add_head(graph, spec)
+    if head_type == "ssd":
+        graph = add_ssd_head(graph, spec)
+    elif head_type == "yolo":
+        graph = add_yolo_head(graph, spec)
+    else:
+        graph = add_head(graph, spec)
     if check_budget:
         enforce_budget(graph, spec)
     return graph
