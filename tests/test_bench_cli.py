@@ -1,0 +1,128 @@
+"""End-to-end `graphspec bench` / `report` runs on tiny specs (in-process, CPU)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from graphspec.cli import main
+
+TINY_SEG = """\
+name: {name}
+task: segmentation
+input: {{channels: 3, height: 32, width: 32}}
+classes: {classes}
+encoder:
+  - stage: b1
+    layers:
+      - {{op: conv, out: 8, kernel: 3, padding: 1}}
+      - {{op: relu}}
+      - {{op: maxpool, kernel: 2, stride: 2}}
+decoder: {{upsample: unpool}}
+head: {{type: segmentation}}
+"""
+
+
+def _spec(tmp_path: Path, name: str, classes: int = 4) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(TINY_SEG.format(name=name, classes=classes))
+    return path
+
+
+def _bench(specs: list[Path], out: Path, *extra: str) -> int:
+    args = ["bench", *map(str, specs), "--out", str(out), "--epochs", "1", "--limit", "16",
+            "--batch-size", "8", "--quiet", *extra]
+    return main(args)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_bench_writes_rows_weights_config_and_report(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "tiny")
+    out = tmp_path / "run"
+    assert _bench([spec], out) == 0
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row["status"] == "ok" and row["spec"] == "tiny"
+    assert 0.0 <= row["miou"] <= 1.0 and 0.0 <= row["pixel_acc"] <= 1.0
+    # Static count: conv 3->8 (224) + decoder transposed conv 8->8 (584) + head 8->4 (36).
+    assert row["params"] == 3 * 8 * 9 + 8 + 8 * 8 * 9 + 8 + 8 * 4 + 4
+    assert math.isclose(row["gflops"], row["gflops_counted"], rel_tol=1e-9)
+    assert row["latency_ms"] > 0 and row["throughput_ips"] > 0 and row["peak_mem_mb"] > 0
+    job_dir = next((out / "jobs").iterdir())
+    config = json.loads((job_dir / "config.json").read_text())
+    assert config["settings"]["epochs"] == 1
+    state = torch.load(job_dir / "weights.pt", weights_only=True)
+    assert state["head.weight"].shape == (4, 8, 1, 1)
+    assert (out / "report" / "report.html").is_file()
+    assert any(p.suffix == ".png" for p in (out / "report").iterdir())
+    # Same command again: nothing re-runs, the row is kept once.
+    finished = row["finished_at"]
+    assert _bench([spec], out) == 0
+    again = pd.read_parquet(out / "results.parquet")
+    assert len(again) == 1 and again.iloc[0]["finished_at"] == finished
+
+
+def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch) -> None:
+    import benchmarks.bench as bench
+    from compiler.emit import GraphNet
+
+    class NaNNet(GraphNet):
+        """Forced divergence for the spec named 'diverges'."""
+
+        def forward(self, x):
+            out = super().forward(x)
+            return out * float("nan") if self.spec_name == "diverges" else out
+
+    monkeypatch.setattr(bench, "GraphNet", NaNNet)
+    broken = _spec(tmp_path, "broken", classes=11)  # the shapes data has at most 10 classes
+    diverges = _spec(tmp_path, "diverges")
+    good = _spec(tmp_path, "good")
+    out = tmp_path / "run"
+    assert _bench([broken, diverges, good], out) == 1
+    df = pd.read_csv(out / "results.csv").set_index("spec")
+    assert df.loc["broken", "status"] == "failed"
+    assert "DataError" in df.loc["broken", "error"]
+    assert df.loc["diverges", "status"] == "failed"
+    assert "NonFiniteLossError" in df.loc["diverges", "error"]
+    assert df.loc["good", "status"] == "ok"
+    report = (out / "report" / "report.md").read_text()
+    assert "broken" in report and "NonFiniteLossError" in report
+
+
+def test_report_merges_shards(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "a"), _spec(tmp_path, "b")]
+    assert _bench(specs, tmp_path / "s0", "--shard", "0/2", "--no-report") == 0
+    assert _bench(specs, tmp_path / "s1", "--shard", "1/2", "--no-report") == 0
+    assert len(pd.read_csv(tmp_path / "s0" / "results.csv")) == 1
+    assert main(["report", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                 "--out", str(tmp_path / "merged")]) == 0
+    html = (tmp_path / "merged" / "report.html").read_text()
+    assert "a" in html and "<svg" in html
+
+
+def test_bench_usage_errors(tmp_path: Path, capsys) -> None:
+    assert main(["bench", str(tmp_path / "missing.yaml"), "--out", str(tmp_path)]) == 2
+    spec = _spec(tmp_path, "x")
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", str(spec), "--out", str(tmp_path), "--image-size", "abc"])
+    assert exc.value.code == 2
+    assert main(["bench", str(spec), "--out", str(tmp_path / "r"), "--shard", "3/2"]) == 1
+    assert "bad shard" in capsys.readouterr().err
+    bad_data = main(["bench", str(spec), "--out", str(tmp_path / "v"), "--data",
+                     f"voc:{tmp_path / 'nowhere'}", "--quiet", "--no-report"])
+    assert bad_data == 1
+    rows = pd.read_csv(tmp_path / "v" / "results.csv")
+    assert rows.iloc[0]["status"] == "failed" and "nowhere" in rows.iloc[0]["error"]
