@@ -4,13 +4,16 @@ Every encoder layer that shrinks the feature map is undone by an up-sampling lay
 that restores its exact input size (odd sizes included), chosen by ``upsample``:
 
 ============  ===================  =================================  ==================
-upsample      max-pool             conv (strided or size-reducing)    other convs
+upsample      max-pool             conv (strided or size-reducing)    stride-1 convs
 ============  ===================  =================================  ==================
-unpool        max-unpool (indices) learned transposed conv            transposed conv
-transposed    learned transp. conv learned transposed conv            transposed conv
+unpool        max-unpool (indices) learned transposed conv            conv
+transposed    learned transp. conv learned transposed conv            conv
 tied          max-unpool (indices) transposed conv *tied* to encoder  tied transp. conv
-bilinear      bilinear resize      bilinear resize + 3x3 conv         transposed conv
+bilinear      bilinear resize      bilinear resize + 3x3 conv         conv
 ============  ===================  =================================  ==================
+
+A learned stride-1 mirror is a transposed conv with the encoder conv's geometry, which is
+exactly a conv with padding ``d(k-1) - p``; it is emitted as that conv (faster in PyTorch).
 
 Average pools are undone by a resize (or a learned transposed conv with ``transposed``).
 Layers after the last down-sampling step (a bottleneck that keeps the size) are not
@@ -178,13 +181,30 @@ def mirror_decoder(graph: nx.DiGraph, decoder: Decoder) -> nx.DiGraph:
                 b.add(f"dec_{node}_up", Upsample(size=target, mode="bilinear"), node)
                 b.add(f"dec_{node}", Conv(out=width, kernel=3, padding=1), node)
             else:
-                attrs: dict[str, object] = {}
                 tie = tied and before != INPUT and b.channels == data["shape"][0]
                 if tie:
                     attrs = {"tied_to": node, "shared_params": _weight_numel(graph, node)}
-                b.add(
-                    f"dec_{node}", _transpose_of(op, width, cur, target, data["loc"]), node, **attrs
-                )
+                    b.add(
+                        f"dec_{node}",
+                        _transpose_of(op, width, cur, target, data["loc"]),
+                        node,
+                        **attrs,
+                    )
+                elif not down and _conv_pad(op) is not None:
+                    b.add(
+                        f"dec_{node}",
+                        op.model_copy(
+                            update={
+                                "out": width,
+                                "padding": _conv_pad(op),
+                                "name": None,
+                                "from_": None,
+                            }
+                        ),
+                        node,
+                    )
+                else:
+                    b.add(f"dec_{node}", _transpose_of(op, width, cur, target, data["loc"]), node)
             for post in _post_ops(graph, chain, i, decoder.batchnorm):
                 b.add(f"dec_{node}_{post.kind}", post, node)
         else:
@@ -195,6 +215,18 @@ def mirror_decoder(graph: nx.DiGraph, decoder: Decoder) -> nx.DiGraph:
     graph.graph["output"] = b.current
     graph.graph["decoder"] = decoder.upsample
     return graph
+
+
+def _conv_pad(conv: Conv) -> tuple[int, int] | None:
+    """Padding of the plain conv equal to a stride-1 transposed conv with ``conv``'s geometry
+    (``d(k-1) - p``); None when negative. Learned decoder convs are emitted this way: same
+    sizes and parameter count, and PyTorch's conv kernels are faster than transposed ones."""
+    if conv.stride != (1, 1):
+        return None
+    pad = tuple(
+        d * (k - 1) - p for k, d, p in zip(conv.kernel, conv.dilation, conv.padding, strict=True)
+    )
+    return pad if min(pad) >= 0 else None  # type: ignore[return-value]
 
 
 def _weight_numel(graph: nx.DiGraph, conv: str) -> int:
