@@ -15,131 +15,25 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import prod
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
-Shape = tuple[int, ...]
-Pair = tuple[int, int]
-IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class ShapeError(ValueError):
-    """An op cannot accept its input shapes; the graph builder adds the source location."""
-
-
-class Strict(BaseModel):
-    """Base for every spec model: frozen, strict types, unknown keys refused with a hint."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            allowed = {f.alias or name for name, f in cls.model_fields.items()}
-            for key in data:
-                if key not in allowed:
-                    raise PydanticCustomError(
-                        "unknown_key",
-                        "unknown key '{key}'{hint}",
-                        {"key": str(key), "hint": _did_you_mean(str(key), sorted(allowed))},
-                    )
-        return data
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean '{close[0]}'? expected one of: {', '.join(choices)})"
-    return f" (expected one of: {', '.join(choices)})"
-
-
-def _pair_of(minimum: int):
-    def check(value: Any) -> Any:
-        expected = f"an integer >= {minimum} or a pair [h, w] of them"
-        items = value if isinstance(value, list | tuple) else [value, value]
-        ok = len(items) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in items
-        )
-        if not ok:
-            raise PydanticCustomError(
-                "pair",
-                "invalid value (expected {expected}, got {got})",
-                {"expected": expected, "got": repr(value)},
-            )
-        return (items[0], items[1])
-
-    return BeforeValidator(check)
-
-
-Size = Annotated[tuple[int, int], _pair_of(1)]
-Padding = Annotated[tuple[int, int], _pair_of(0)]
-PosInt = Annotated[int, Field(ge=1)]
-
-
-def _width(value: Any) -> Any:
-    if value == "classes" or (
-        isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    ):
-        return value
-    raise PydanticCustomError(
-        "width",
-        "invalid value (expected an integer >= 1 or 'classes', got {got})",
-        {"got": repr(value)},
-    )
-
-
-Width = Annotated[int | str, BeforeValidator(_width)]
-
-
-def _out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
-    """PyTorch's output length of a conv or pool along one axis."""
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
-    out = (-(-span // stride) if ceil else span // stride) + 1
-    if ceil and (out - 1) * stride >= size + pad:  # last window must start inside the input
-        out -= 1
-    return out
-
-
-def _spatial(shape: Shape, op: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ShapeError(
-            f"{op} needs a feature map C x H x W (expected 3 dimensions, "
-            f"got a vector of {shape[0]}); remove the flatten before it"
-        )
-    return shape  # type: ignore[return-value]
-
-
-class Op(Strict):
-    """Common fields: an optional ``name`` (for references) and ``from`` (inputs other
-    than the previous layer)."""
-
-    kind: ClassVar[str] = "op"
-    arity: ClassVar[int | None] = 1  # None: two or more inputs
-    name: Annotated[str, Field(pattern=IDENT)] | None = None
-    from_: str | list[str] | None = Field(default=None, alias="from")
-
-    def infer(self, inputs: list[Shape]) -> Shape:
-        return inputs[0]
-
-    def param_count(self, inputs: list[Shape], out: Shape) -> int:
-        return 0
-
-    def flops(self, inputs: list[Shape], out: Shape) -> int:
-        return 0
-
-    def window(self) -> tuple[Pair, Pair] | None:
-        """(effective kernel, stride) for receptive-field bookkeeping; None = pointwise."""
-        return None
-
-    def inputs_named(self) -> list[str]:
-        if self.from_ is None:
-            return []
-        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+from graphspec.op_base import (  # noqa: F401  (re-exported: the op vocabulary's types)
+    IDENT,
+    Op,
+    Padding,
+    Pair,
+    PosInt,
+    Shape,
+    ShapeError,
+    Size,
+    Strict,
+    Width,
+    _did_you_mean,
+    _out_size,
+    _spatial,
+)
 
 
 class Conv(Op):
