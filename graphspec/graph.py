@@ -27,6 +27,7 @@ from graphspec.ops import Op, ShapeError
 from graphspec.schema import Spec
 
 INPUT = "input"
+MAX_LAYERS = 10_000  # a bound so a typo such as `repeat: 100000` fails fast
 
 
 def inputs_of(graph: nx.DiGraph, node: str) -> list[str]:
@@ -63,6 +64,12 @@ def build_graph(spec: Spec, *, check_budget: bool = True) -> nx.DiGraph:
     issues: list[SpecIssue] = []
     wiring: list[tuple[str, list[str], SourceLocation]] = []  # node, names, loc of `from`
     previous = INPUT
+    layer_count = sum(stage.repeat * len(stage.layers) for stage in spec.encoder)
+    if layer_count > MAX_LAYERS:
+        raise SpecError.at(
+            smap.locate(("encoder",)),
+            f"too many layers (expected at most {MAX_LAYERS:,} after repeats, got {layer_count:,})",
+        )
     for si, stage in enumerate(spec.encoder):
         counter = 0
         for rep in range(stage.repeat):
@@ -163,27 +170,32 @@ def infer_shapes(graph: nx.DiGraph) -> nx.DiGraph:
     """Infer shape, params, FLOPs, receptive field and cumulative stride of every node,
     in topological order. Raises :class:`SpecError` at the first layer that cannot run."""
     for node in nx.topological_sort(graph):
-        data = graph.nodes[node]
-        op: Op = data["op"]
-        preds = inputs_of(graph, node)
-        shapes = [graph.nodes[p]["shape"] for p in preds]
-        try:
-            shape = op.infer(shapes)
-        except ShapeError as exc:
-            raise SpecError.at(data["loc"], str(exc)) from None
-        if len(shape) == 3 and min(shape[1:]) < 1:
-            src = "x".join(map(str, shapes[0][1:])) if shapes else "?"
-            raise SpecError.at(
-                data["loc"],
-                f"{op.kind} shrinks the feature map below 1 pixel "
-                f"(expected an output of at least 1x1, got {shape[1]}x{shape[2]} "
-                f"from a {src} input)",
-            )
-        data["shape"] = tuple(shape)
-        data["params"] = op.param_count(shapes, shape)
-        data["flops"] = op.flops(shapes, shape)
-        data["rf"], data["jump"] = _receptive_field(graph, preds, op, shape)
+        infer_node(graph, node)
     return graph
+
+
+def infer_node(graph: nx.DiGraph, node: str) -> None:
+    """Infer one node whose inputs are already inferred (passes appending nodes use it)."""
+    data = graph.nodes[node]
+    op: Op = data["op"]
+    preds = inputs_of(graph, node)
+    shapes = [graph.nodes[p]["shape"] for p in preds]
+    try:
+        shape = op.infer(shapes)
+    except ShapeError as exc:
+        raise SpecError.at(data["loc"], str(exc)) from None
+    if len(shape) == 3 and min(shape[1:]) < 1:
+        src = "x".join(map(str, shapes[0][1:])) if shapes else "?"
+        raise SpecError.at(
+            data["loc"],
+            f"{op.kind} shrinks the feature map below 1 pixel "
+            f"(expected an output of at least 1x1, got {shape[1]}x{shape[2]} "
+            f"from a {src} input)",
+        )
+    data["shape"] = tuple(shape)
+    data["params"] = op.param_count(shapes, shape)
+    data["flops"] = op.flops(shapes, shape)
+    data["rf"], data["jump"] = _receptive_field(graph, preds, op, shape)
 
 
 def _receptive_field(

@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 from graphspec.ops import IDENT, Layer, PosInt, Strict
 from graphspec.source import SourceMap
 
+MAX_REPEAT = 1000
 Name = Annotated[str, Field(pattern=IDENT)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
@@ -35,7 +36,7 @@ class Stage(Strict):
     """A named group of layers, repeated ``repeat`` times in sequence."""
 
     stage: Name
-    repeat: PosInt = 1
+    repeat: Annotated[int, Field(ge=1, le=MAX_REPEAT)] = 1
     layers: Annotated[list[Layer], Field(min_length=1)]
 
 
