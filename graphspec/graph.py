@@ -16,6 +16,7 @@ Graph attributes: ``name``, ``spec``, ``input`` and ``output`` node ids.
 
 from __future__ import annotations
 
+import keyword
 from fractions import Fraction
 from typing import Any
 
@@ -27,6 +28,25 @@ from graphspec.ops import Op, ShapeError
 from graphspec.schema import Spec
 
 INPUT = "input"
+# Prefixes of the names compiler passes give the nodes they add.
+RESERVED_PREFIXES = ("dec_", "skip_", "head", "ssd_", "yolo_")
+
+
+def _name_issue(name: str, loc: SourceLocation, what: str) -> SpecIssue | None:
+    if keyword.iskeyword(name) or name == INPUT:
+        return SpecIssue(
+            loc,
+            f"reserved {what} '{name}' (expected a name that is not a Python keyword or '{INPUT}')",
+        )
+    if name.startswith(RESERVED_PREFIXES):
+        return SpecIssue(
+            loc,
+            f"reserved {what} '{name}' (expected a name not starting with "
+            f"{', '.join(RESERVED_PREFIXES)}: the compiler names its layers so)",
+        )
+    return None
+
+
 MAX_LAYERS = 10_000  # a bound so a typo such as `repeat: 100000` fails fast
 
 
@@ -43,10 +63,12 @@ def scaled_out(op: Op, spec: Spec) -> Op:
         return op
     if out == "classes":
         value = spec.classes
+    elif spec.scale.width == 1.0:
+        value = int(out)
     else:
         value = max(1, round(int(out) * spec.scale.width))
         groups = getattr(op, "groups", 1)
-        value = max(groups, value // groups * groups)  # keep grouped convs valid
+        value = max(groups, value // groups * groups)  # keep scaled grouped convs valid
     return op.model_copy(update={"out": value})
 
 
@@ -71,6 +93,17 @@ def build_graph(spec: Spec, *, check_budget: bool = True) -> nx.DiGraph:
             f"too many layers (expected at most {MAX_LAYERS:,} after repeats, got {layer_count:,})",
         )
     for si, stage in enumerate(spec.encoder):
+        stage_loc = smap.locate(("encoder", si, "stage"))
+        issue = _name_issue(stage.stage, stage_loc, "stage name")
+        if issue:
+            issues.append(issue)
+        if stage.stage in [s.stage for s in spec.encoder[:si]]:
+            issues.append(
+                SpecIssue(
+                    stage_loc, f"duplicate stage name '{stage.stage}' (expected unique stage names)"
+                )
+            )
+            continue
         counter = 0
         for rep in range(stage.repeat):
             local: dict[str, str] = {}  # names inside this stage copy -> node ids
@@ -81,6 +114,11 @@ def build_graph(spec: Spec, *, check_budget: bool = True) -> nx.DiGraph:
                 if layer.name and rep:
                     node = f"{layer.name}_{rep}"
                 counter += 1
+                if layer.name and not rep:
+                    issue = _name_issue(layer.name, smap.locate((*path, "name")), "layer name")
+                    if issue:
+                        issues.append(issue)
+                        continue
                 if node in graph:
                     where = graph.nodes[node]["loc"]
                     issues.append(
@@ -250,8 +288,8 @@ def enforce_budget(graph: nx.DiGraph, spec: Spec) -> None:
             SpecIssue(
                 smap.locate(("budget", "max_gflops")),
                 f"budget exceeded: "
-                f"{gflops:.3f} GFLOPs (expected at most {spec.budget.max_gflops}, "
-                f"got {gflops:.3f})",
+                f"{gflops:.6g} GFLOPs (expected at most {spec.budget.max_gflops}, "
+                f"got {gflops:.6g})",
             )
         )
     if issues:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from graphspec.errors import KeyPath, SourceLocation, SpecError, SpecIssue
-from graphspec.schema import Spec
+from graphspec.ops import Layer
+from graphspec.schema import Head, Spec
 from graphspec.source import SourceMap, read_yaml
 
 
@@ -30,7 +31,8 @@ def load_spec(source: str | os.PathLike[str], *, file: str | None = None) -> Spe
 
 def _read(source: str | os.PathLike[str], file: str | None) -> tuple[str, str]:
     is_path = isinstance(source, os.PathLike) or (
-        "\n" not in source and (source.endswith((".yaml", ".yml")) or os.path.isfile(source))
+        "\n" not in source
+        and (source.endswith((".yaml", ".yml")) or os.path.isfile(source))
     )
     if not is_path:
         return str(source), file or "<string>"
@@ -45,6 +47,11 @@ def _read(source: str | os.PathLike[str], file: str | None) -> tuple[str, str]:
         ) from None
     except IsADirectoryError:
         raise SpecError.at(SourceLocation(name), "is a directory (expected a spec file)") from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise SpecError.at(
+            SourceLocation(repr(name)[1:-1]),
+            "invalid path (expected a file name, got a path with a NUL byte)",
+        ) from None
     except OSError as exc:
         raise SpecError.at(SourceLocation(name), f"cannot read file ({exc.strerror})") from None
     try:
@@ -78,7 +85,13 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
     union tags such as ``'conv'`` and validator names, which are not keys)."""
     path: list[str | int] = []
     node = data
+    tag_skipped = False
     for part in loc:
+        is_tag = isinstance(node, dict) and part in (node.get("op"), node.get("type"))
+        if is_tag and not tag_skipped:
+            tag_skipped = True  # the discriminated union's tag comes first; a key may follow
+            continue
+        tag_skipped = False
         if isinstance(node, dict) and part in node:
             path.append(part)
             node = node[part]
@@ -136,6 +149,8 @@ def _issue(err: dict[str, Any], data: Any, smap: SourceMap) -> SpecIssue:
         message = f"value out of range (expected a number {sign} {bound}, got {got})"
     elif kind == "literal_error":
         message = f"invalid value (expected {ctx.get('expected')}, got {got})"
+    elif kind == "string_pattern_mismatch" and path == ("name",):
+        message = f"invalid spec name (expected letters, digits, '_', '-' and '.', got {got})"
     elif kind == "string_pattern_mismatch":
         message = (
             "invalid name (expected letters, digits and underscores, not starting "
@@ -149,13 +164,22 @@ def _issue(err: dict[str, Any], data: Any, smap: SourceMap) -> SpecIssue:
     return SpecIssue(smap.locate(path), message)
 
 
+def _union_tags(union: Any, field: str) -> list[str]:
+    """The tag values of a discriminated union of models, e.g. every ``op`` name."""
+    models = get_args(get_args(union)[0])
+    return [m.model_fields[field].default for m in models]
+
+
+_TAGS = {"op": _union_tags(Layer, "op"), "type": _union_tags(Head, "type")}
+
+
 def _union_issue(
     kind: str, ctx: dict[str, Any], path: KeyPath, data: Any, smap: SourceMap
 ) -> SpecIssue:
     from graphspec.ops import _did_you_mean
 
     field = ctx.get("discriminator", "'op'").strip("'")
-    expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+    expected = _TAGS.get(field, [])
     if kind == "union_tag_not_found":
         return SpecIssue(
             smap.locate(path),

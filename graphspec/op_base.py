@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_INT = 2**31 - 1  # sizes beyond PyTorch's int32 indexing are typos, and keep floats finite
 
 
 class ShapeError(ValueError):
@@ -24,7 +25,9 @@ class ShapeError(ValueError):
 class Strict(BaseModel):
     """Base for every spec model: frozen, strict types, unknown keys refused with a hint."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -55,7 +58,8 @@ def _pair_of(minimum: int):
         expected = f"an integer >= {minimum} or a pair [h, w] of them"
         items = value if isinstance(value, list | tuple) else [value, value]
         ok = len(items) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in items
+            isinstance(v, int) and not isinstance(v, bool) and minimum <= v <= MAX_INT
+            for v in items
         )
         if not ok:
             raise PydanticCustomError(
@@ -70,12 +74,12 @@ def _pair_of(minimum: int):
 
 Size = Annotated[tuple[int, int], _pair_of(1)]
 Padding = Annotated[tuple[int, int], _pair_of(0)]
-PosInt = Annotated[int, Field(ge=1)]
+PosInt = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 def _width(value: Any) -> Any:
     if value == "classes" or (
-        isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INT
     ):
         return value
     raise PydanticCustomError(

@@ -189,11 +189,11 @@ class _Pool(Op):
 
     def infer(self, inputs: list[Shape]) -> Shape:
         c, h, w = _spatial(inputs[0], self.kind)
-        for k, p, d in zip(self.kernel, self.padding, self.dilations, strict=True):
-            if 2 * p > d * (k - 1) + 1:
+        for k, p in zip(self.kernel, self.padding, strict=True):
+            if 2 * p > k:  # PyTorch's rule, on the undilated kernel
                 raise ShapeError(
                     f"{self.kind} padding must be at most half the kernel "
-                    f"(expected <= {(d * (k - 1) + 1) // 2}, got {p})"
+                    f"(expected <= {k // 2}, got {p})"
                 )
         size = [
             _out_size(n, k, s, p, d, self.ceil_mode)

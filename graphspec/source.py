@@ -9,6 +9,7 @@ never run code. Alias expansion is bounded so a "billion laughs" document cannot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,11 @@ from graphspec.errors import KeyPath, SourceLocation, SpecError
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null")}
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_TAG_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "null": "null"}
 MAX_NODES = 200_000
 MAX_DEPTH = 64
-MAX_BYTES = 2_000_000
+MAX_BYTES = 512_000  # PyYAML's pure-Python parser takes ~15 us per byte
 
 
 @dataclass
@@ -86,10 +89,16 @@ class _Reader:
             return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if node.tag not in _SCALAR_TAGS:
             raise self._bad_tag(node, path)
+        if node.tag == f"{_CORE}str" and node.style is None and _EXPONENT.match(node.value):
+            return float(node.value)  # YAML 1.2 reads 1e-2 as a number; PyYAML (1.1) does not
         try:
             return self._scalars.construct_object(node)
-        except (yaml.YAMLError, ValueError) as exc:  # e.g. a malformed explicit !!int
-            raise self.error(node, path, f"invalid scalar ({exc})") from None
+        except Exception:  # noqa: BLE001 - PyYAML raises KeyError/IndexError/ValueError here
+            tag = node.tag.replace(_CORE, "!!")
+            word = _TAG_WORDS.get(tag[2:], tag[2:])
+            raise self.error(
+                node, path, f"invalid value for {tag} (expected {word}, got {node.value!r})"
+            ) from None
 
     def mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -101,9 +110,8 @@ class _Reader:
                     "merge keys (<<) are not supported (expected plain keys, got '<<')",
                 )
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != f"{_CORE}str":
-                shown = getattr(key_node, "value", "?")
-                if isinstance(key_node, yaml.ScalarNode):
-                    shown = repr(self._scalars.construct_object(key_node))
+                if isinstance(key_node, yaml.ScalarNode):  # never constructed: tags may be hostile
+                    shown = f"{key_node.tag.replace(_CORE, '!!')} {key_node.value!r}"
                 else:
                     shown = "a " + type(key_node).__name__.replace("Node", "").lower()
                 raise self.error(
@@ -141,8 +149,17 @@ def read_yaml(text: str, file: str = "<spec>") -> tuple[Any, SourceMap]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise SpecError.at(
+            SourceLocation(file, line, column),
+            f"invalid character (expected printable text, got control character #x{code:04x})",
+        ) from None
     except yaml.YAMLError as exc:
-        raise SpecError.at(SourceLocation(file), f"invalid YAML ({exc})") from None
+        text_ = " ".join(str(exc).split())
+        raise SpecError.at(SourceLocation(file), f"invalid YAML ({text_})") from None
     except RecursionError:
         raise SpecError.at(SourceLocation(file), "invalid YAML (nesting too deep)") from None
     if root is None:

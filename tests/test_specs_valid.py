@@ -1,0 +1,176 @@
+"""Every spec in specs/ loads and builds; the small example encoders match plain torch.nn.
+
+The torch models below are written out by hand from the layer lists in the YAML files, so
+they check graphspec's shapes, parameter counts and FLOPs independently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import graphspec
+from graphspec import SpecError
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+ALL_SPECS = sorted(SPECS.glob("*.yaml")) + sorted(SPECS.glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.name)
+def test_spec_loads_and_builds(path: Path):
+    spec = graphspec.load_spec(path)
+    graph = graphspec.build_graph(spec)  # also enforces the spec's budget, if any
+    assert nx.is_directed_acyclic_graph(graph)
+    assert [n for n in graph if graph.in_degree(n) == 0] == [graph.graph["input"]]
+    output = graph.graph["output"]
+    assert output in graph
+    assert nx.descendants(graph, graph.graph["input"]) | {graph.graph["input"]} == set(graph)
+    for node, data in graph.nodes(data=True):
+        assert all(isinstance(d, int) and d >= 1 for d in data["shape"]), node
+        assert data["params"] >= 0 and data["flops"] >= 0, node
+    totals = graphspec.totals(graph)
+    assert totals["params"] == sum(d["params"] for _, d in graph.nodes(data=True))
+    # Every layer's recorded location is the start of its mapping in the file.
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    for node, data in graph.nodes(data=True):
+        if data["role"] != "encoder":
+            continue
+        loc = data["loc"]
+        char = lines[loc.line - 1][loc.column - 1]
+        assert char == "{" or char.isalpha(), (node, loc)
+
+
+def test_there_are_example_specs():
+    names = {p.name for p in ALL_SPECS}
+    assert {
+        "vgg16.yaml",
+        "tiny-encoder.yaml",
+        "encoder-residual.yaml",
+        "classifier-small.yaml",
+    } <= names
+
+
+def _reference(model: nn.Module, shape: tuple[int, int, int]) -> tuple[tuple[int, ...], int, int]:
+    """(output shape without batch, parameter count, FlopCounterMode FLOPs) of ``model``."""
+    model.eval()
+    x = torch.randn(1, *shape)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        y = model(x)
+    params = sum(p.numel() for p in model.parameters())
+    return tuple(y.shape[1:]), params, counter.get_total_flops()
+
+
+def _build(name: str) -> nx.DiGraph:
+    return graphspec.build_graph(graphspec.load_spec(SPECS / name))
+
+
+def _out(graph: nx.DiGraph) -> tuple[int, ...]:
+    return graph.nodes[graph.graph["output"]]["shape"]
+
+
+def test_tiny_encoder_matches_torch():
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+    )
+    shape, params, flops = _reference(model, (3, 64, 64))
+    graph = _build("tiny-encoder.yaml")
+    spec = graph.graph["spec"]
+    assert (spec.task, spec.classes, spec.input.height, spec.input.width) == (
+        "segmentation",
+        4,
+        64,
+        64,
+    )
+    assert _out(graph) == shape == (32, 16, 16)
+    assert graph.nodes["pool1"]["shape"] == (16, 32, 32)
+    assert graphspec.totals(graph) == {"params": params, "flops": flops}
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(x)  # block_in
+        return self.body(x) + x  # block_out
+
+
+def test_encoder_residual_matches_torch():
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        _ResidualBlock(16),
+        _ResidualBlock(16),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(16, 32, 1),
+        nn.ReLU(),
+    )
+    shape, params, flops = _reference(model, (3, 64, 64))
+    graph = _build("encoder-residual.yaml")
+    assert _out(graph) == shape == (32, 16, 16)
+    assert graphspec.totals(graph) == {"params": params, "flops": flops}
+    # The stage is repeated twice: the second copy's names get a suffix, and each add
+    # reads its own copy's block input.
+    for suffix in ("", "_1"):
+        block_out = f"block_out{suffix}"
+        assert isinstance(graph.nodes[block_out]["op"], graphspec.ops.Add)
+        assert f"block_in{suffix}" in graphspec.inputs_of(graph, block_out)
+        assert len(graphspec.inputs_of(graph, block_out)) == 2
+        assert graph.nodes[block_out]["shape"] == (16, 32, 32)
+    assert graphspec.inputs_of(graph, "block_in_1") == ["block_out"]
+
+
+def test_classifier_small_matches_torch_and_fits_its_budget():
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(32 * 8 * 8, 128),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(128, 10),
+    )
+    shape, params, flops = _reference(model, (3, 32, 32))
+    graph = _build("classifier-small.yaml")
+    spec = graph.graph["spec"]
+    assert spec.classes == 10 and spec.budget is not None
+    assert graph.graph["output"] == "fc2"
+    assert _out(graph) == shape == (10,)
+    assert graphspec.totals(graph) == {"params": params, "flops": flops}
+    assert params <= spec.budget.max_params and flops / 1e9 <= spec.budget.max_gflops
+    # One parameter less than it needs exceeds the budget, reported at max_params.
+    text = (SPECS / "classifier-small.yaml").read_text()
+    assert "max_params: 300000\n" in text
+    tight = text.replace("max_params: 300000\n", f"max_params: {params - 1}\n")
+    with pytest.raises(SpecError) as info:
+        graphspec.build_graph(graphspec.load_spec(tight))
+    line = text.splitlines().index("  max_params: 300000") + 1
+    assert (info.value.line, info.value.column) == (line, 15)
+    assert info.value.key_path == "budget.max_params"
