@@ -18,11 +18,20 @@ from graphspec import inputs_of, totals
 from graphspec.graph import INPUT
 
 
-def _var(key: str) -> str:
-    name = key.replace(":indices", "_indices")
-    if name == INPUT:
-        return "x"
-    return f"{name}_" if keyword.iskeyword(name) or name in ("x", "self") else name
+def variable_names(graph: nx.DiGraph, steps) -> dict[str, str]:
+    """A distinct local variable for every value of the forward pass (node outputs and
+    pool indices), avoiding keywords and each other."""
+    names = {INPUT: "x"}
+    taken = {"x", "self", "torch", "nn", "ops"}
+    keys = [k for step in steps for k in step.outputs]
+    for key in keys:
+        base = key.replace(":indices", "_indices")
+        name = base
+        while name in taken or keyword.iskeyword(name) or (name != key and name in graph):
+            name += "_"
+        names[key] = name
+        taken.add(name)
+    return names
 
 
 def class_name_for(spec_name: str) -> str:
@@ -65,11 +74,12 @@ def generate_source(graph: nx.DiGraph, class_name: str | None = None) -> str:
     outputs = graph_outputs(graph)
     ret = "torch.Tensor" if len(outputs) == 1 else "tuple[torch.Tensor, ...]"
     lines += ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
+    var = variable_names(graph, steps)
     for step in steps:
-        args = ", ".join(_var(k) for k in step.inputs)
-        targets = ", ".join(_var(k) for k in step.outputs)
+        args = ", ".join(var[k] for k in step.inputs)
+        targets = ", ".join(var[k] for k in step.outputs)
         lines.append(f"        {targets} = self.{step.node}({args})")
-    lines.append(f"        return {', '.join(_var(o) for o in outputs)}")
+    lines.append(f"        return {', '.join(var[o] for o in outputs)}")
     return "\n".join(_wrap(line) for line in lines) + "\n"
 
 

@@ -40,6 +40,20 @@ def add_ssd_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
             f"aspect ratios per source map (expected {len(head.sources)}, got "
             f"{len(head.anchors.aspect_ratios)})",
         )
+    for i, name in enumerate(head.sources):
+        if name in head.sources[:i]:
+            raise SpecError.at(
+                src.locate(("head", "sources", i)),
+                f"source '{name}' listed twice (expected each source map once)",
+            )
+    for i, name in enumerate(head.l2norm):
+        if name not in head.sources:
+            raise SpecError.at(
+                src.locate(("head", "l2norm", i)),
+                f"l2norm names '{name}', "
+                f"which is not a source (expected one of: "
+                f"{', '.join(head.sources)})",
+            )
     for i, name in enumerate([*head.sources, *head.l2norm]):
         key = (
             ("head", "sources", i)
@@ -63,7 +77,7 @@ def add_ssd_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
     for name, ratios in zip(head.sources, head.anchors.aspect_ratios, strict=True):
         feature = name
         if name in head.l2norm:
-            feature = _node(graph, f"{name}_l2norm", L2Norm(), [name], loc)
+            feature = _node(graph, f"ssd_l2norm_{name}", L2Norm(), [name], loc)
         k = boxes_per_cell(ratios)
         cls = _node(
             graph, f"ssd_cls_{name}", Conv(out=k * classes, kernel=3, padding=1), [feature], loc

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from compiler.layers import module_call
-from graphspec import inputs_of
+from graphspec import SpecError, inputs_of
 from graphspec.graph import INPUT
 from graphspec.ir_ops import MaxUnpool
 from graphspec.ops import MaxPool
@@ -74,6 +74,12 @@ class GraphNet(nn.Module):
         self.outputs = tuple(graph_outputs(graph))
         for step in self.steps:
             data = graph.nodes[step.node]
+            if hasattr(self, step.node):
+                raise SpecError.at(
+                    data["loc"],
+                    f"layer name '{step.node}' is reserved by "
+                    "torch.nn.Module (expected another name)",
+                )
             shapes = [graph.nodes[p]["shape"] for p in inputs_of(graph, step.node)]
             self.add_module(step.node, module_call(data["op"], shapes, data["shape"]).build())
         for node, data in graph.nodes(data=True):

@@ -12,31 +12,41 @@ import networkx as nx
 import torch
 
 from graphspec import infer_shapes, inputs_of
-from graphspec.ops import Conv, Flatten, Linear
+from graphspec.ops import GELU, Conv, Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, SiLU
+
+ELEMENTWISE = (Dropout, ReLU, LeakyReLU, GELU, SiLU, Sigmoid)
 
 
 def fc_to_conv(graph: nx.DiGraph) -> nx.DiGraph:
     """Return a copy of ``graph`` with flatten + linear layers turned into convolutions.
 
     Converted nodes keep their names and get ``from_linear = (C, h, w)``, the map the
-    linear used to read, which :func:`classifier_to_fcn_state_dict` needs."""
+    linear used to read, which :func:`classifier_to_fcn_state_dict` needs. Dropout and
+    activations between the flatten and the linears work on maps as well as on vectors,
+    so they stay."""
     graph = graph.copy()
-    for node in list(nx.topological_sort(graph)):
-        if node not in graph or not isinstance(graph.nodes[node]["op"], Linear):
+    plans: dict[str, tuple[int, int, int]] = {}
+    flattens: set[str] = set()
+    for node in nx.topological_sort(graph):
+        if not isinstance(graph.nodes[node]["op"], Linear):
             continue
-        op: Linear = graph.nodes[node]["op"]
-        (pred,) = inputs_of(graph, node)
-        source = graph.nodes[pred]
-        if isinstance(source["op"], Flatten):
-            map_shape = graph.nodes[inputs_of(graph, pred)[0]]["shape"]
-            _bypass(graph, pred)
-        else:
-            map_shape = (source["shape"][0], 1, 1)
+        source = inputs_of(graph, node)[0]
+        while isinstance(graph.nodes[source]["op"], ELEMENTWISE):
+            source = inputs_of(graph, source)[0]
+        op = graph.nodes[source]["op"]
+        if isinstance(op, Flatten):
+            plans[node] = graph.nodes[inputs_of(graph, source)[0]]["shape"]
+            flattens.add(source)
+        elif isinstance(op, Linear) and source in plans:
+            plans[node] = (graph.nodes[source]["shape"][0], 1, 1)
+    for node, map_shape in plans.items():
+        op = graph.nodes[node]["op"]
         kernel = (map_shape[1], map_shape[2])
         graph.nodes[node]["op"] = Conv(out=op.out, kernel=kernel, bias=op.bias, name=op.name)
         graph.nodes[node]["from_linear"] = tuple(map_shape)
-        infer_shapes(graph)
-    return graph
+    for node in flattens:
+        _bypass(graph, node)
+    return infer_shapes(graph)
 
 
 def _bypass(graph: nx.DiGraph, node: str) -> None:

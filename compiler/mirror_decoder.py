@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import networkx as nx
 
-from graphspec import SpecError, infer_shapes, inputs_of
-from graphspec.graph import INPUT
+from graphspec import SpecError, inputs_of
+from graphspec.graph import INPUT, infer_node
 from graphspec.ir_ops import MaxUnpool
 from graphspec.ops import (
     GELU,
@@ -92,21 +92,12 @@ class _Builder:
         )
         self.graph.add_edge(self.current, name, port=0)
         self.current = name
-        infer_shapes_node(self.graph, name)
+        infer_node(self.graph, name)
         return name
 
     @property
     def channels(self) -> int:
         return self.graph.nodes[self.current]["shape"][0]
-
-
-def infer_shapes_node(graph: nx.DiGraph, node: str) -> None:
-    """Shape of one new node (its inputs are known), via the sub-graph it reads."""
-    sub = graph.subgraph([*nx.ancestors(graph, node), node]).copy()
-    infer_shapes(sub)
-    graph.nodes[node].update(
-        {k: sub.nodes[node][k] for k in ("shape", "params", "flops", "rf", "jump")}
-    )
 
 
 def _transpose_of(
@@ -115,18 +106,25 @@ def _transpose_of(
     kernel = conv.kernel
     stride = getattr(conv, "strides", None) or conv.stride
     dilation = getattr(conv, "dilation", (1, 1))
-    padding = conv.padding
-    extra = []
-    for n, t, k, s, p, d in zip(current, target, kernel, stride, padding, dilation, strict=True):
-        base = (n - 1) * s - 2 * p + d * (k - 1) + 1
-        extra.append(t - base)
-    if any(e < 0 or e >= max(s, d) for e, s, d in zip(extra, stride, dilation, strict=True)):
+    pads, extra = [], []
+    for n, t, k, s, p, d in zip(
+        current, target, kernel, stride, conv.padding, dilation, strict=True
+    ):
+        # The layer's own padding first; a ceil_mode pool on an odd size needs one more.
+        for pad in [p, *range(d * (k - 1) + 1)]:
+            base = (n - 1) * s - 2 * pad + d * (k - 1) + 1
+            if 0 <= t - base < max(s, d):
+                pads.append(pad)
+                extra.append(t - base)
+                break
+    if len(extra) != 2:
         raise SpecError.at(
             loc,
             f"cannot mirror this {conv.kind} exactly with a transposed conv "
             f"(expected to restore {target[0]}x{target[1]}, got a size that "
-            "no output_padding reaches); use upsample: unpool or bilinear",
+            "no padding and output_padding reach); use upsample: unpool or bilinear",
         )
+    padding = tuple(pads)
     groups = getattr(conv, "groups", 1)
     return ConvTranspose(
         out=out,
@@ -150,7 +148,11 @@ def mirror_decoder(graph: nx.DiGraph, decoder: Decoder) -> nx.DiGraph:
     unet = decoder.upsample == "transposed"
     tied = decoder.upsample == "tied"
     b = _Builder(graph)
-    for i in range(downs[-1], 0, -1):
+    start = downs[-1]
+    end_channels = graph.nodes[chain[-1]]["shape"][0]
+    if not unet and end_channels != graph.nodes[chain[start]]["shape"][0]:
+        start = len(chain) - 1  # the bottleneck changed the width: undo it before unpooling
+    for i in range(start, 0, -1):
         node, before = chain[i], chain[i - 1]
         data = graph.nodes[node]
         op = data["op"]
@@ -162,6 +164,13 @@ def mirror_decoder(graph: nx.DiGraph, decoder: Decoder) -> nx.DiGraph:
             width = data["shape"][0] if unet and i not in downs else in_shape[0]
         down = i in downs
         if isinstance(op, MaxPool) and decoder.upsample in ("unpool", "tied"):
+            if b.channels != data["shape"][0]:
+                raise SpecError.at(
+                    data["loc"],
+                    f"cannot unpool {b.channels} channels with the indices of a "
+                    f"{data['shape'][0]}-channel max-pool (expected equal channel counts; "
+                    "use upsample: transposed or bilinear)",
+                )
             b.add(
                 f"dec_{node}",
                 MaxUnpool(
@@ -205,8 +214,10 @@ def mirror_decoder(graph: nx.DiGraph, decoder: Decoder) -> nx.DiGraph:
                     )
                 else:
                     b.add(f"dec_{node}", _transpose_of(op, width, cur, target, data["loc"]), node)
-            for post in _post_ops(graph, chain, i, decoder.batchnorm):
-                b.add(f"dec_{node}_{post.kind}", post, node)
+            posts = _post_ops(graph, chain, i, decoder.batchnorm)
+            for j, post in enumerate(posts):
+                twice = sum(p.kind == post.kind for p in posts) > 1
+                b.add(f"dec_{node}_{post.kind}{j if twice else ''}", post, node)
         else:
             continue
         if down and before != INPUT:
