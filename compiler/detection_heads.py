@@ -15,17 +15,11 @@ from __future__ import annotations
 import networkx as nx
 
 from compiler.anchors import boxes_per_cell
+from compiler.heads import append_head_node
 from graphspec import SpecError, infer_shapes
 from graphspec.ir_ops import AnchorRows, ConcatRows, L2Norm, Reshape
 from graphspec.ops import Conv
 from graphspec.schema import Spec, SSDHead, YOLOHead
-
-
-def _node(graph: nx.DiGraph, name: str, op, inputs: list[str], loc) -> str:
-    graph.add_node(name, op=op, role="head", stage="head", loc=loc)
-    for port, src in enumerate(inputs):
-        graph.add_edge(src, name, port=port)
-    return name
 
 
 def add_ssd_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
@@ -77,17 +71,21 @@ def add_ssd_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
     for name, ratios in zip(head.sources, head.anchors.aspect_ratios, strict=True):
         feature = name
         if name in head.l2norm:
-            feature = _node(graph, f"ssd_l2norm_{name}", L2Norm(), [name], loc)
+            feature = append_head_node(graph, f"ssd_l2norm_{name}", L2Norm(), [name], loc)
         k = boxes_per_cell(ratios)
-        cls = _node(
+        cls = append_head_node(
             graph, f"ssd_cls_{name}", Conv(out=k * classes, kernel=3, padding=1), [feature], loc
         )
-        box = _node(graph, f"ssd_box_{name}", Conv(out=k * 4, kernel=3, padding=1), [feature], loc)
-        cls_rows.append(_node(graph, f"{cls}_rows", AnchorRows(values=classes), [cls], loc))
-        box_rows.append(_node(graph, f"{box}_rows", AnchorRows(values=4), [box], loc))
+        box = append_head_node(
+            graph, f"ssd_box_{name}", Conv(out=k * 4, kernel=3, padding=1), [feature], loc
+        )
+        cls_rows.append(
+            append_head_node(graph, f"{cls}_rows", AnchorRows(values=classes), [cls], loc)
+        )
+        box_rows.append(append_head_node(graph, f"{box}_rows", AnchorRows(values=4), [box], loc))
         sizes.append(tuple(graph.nodes[name]["shape"][1:]))
-    _node(graph, "ssd_scores", ConcatRows(), cls_rows, loc)
-    _node(graph, "ssd_offsets", ConcatRows(), box_rows, loc)
+    append_head_node(graph, "ssd_scores", ConcatRows(), cls_rows, loc)
+    append_head_node(graph, "ssd_offsets", ConcatRows(), box_rows, loc)
     infer_shapes(graph)
     _prune_unused(graph, keep=["ssd_scores", "ssd_offsets"])
     graph.graph["outputs"] = ["ssd_scores", "ssd_offsets"]
@@ -127,7 +125,7 @@ def add_yolo_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
             f"got {'x'.join(map(str, shape))})",
         )
     grid = (head.grid, head.grid, head.boxes * 5 + spec.classes)
-    _node(graph, "yolo_grid", Reshape(shape=grid), [out], spec.source.locate(("head",)))
+    append_head_node(graph, "yolo_grid", Reshape(shape=grid), [out], spec.source.locate(("head",)))
     graph.graph["output"] = "yolo_grid"
     graph.graph["detection"] = {
         "type": "yolo",

@@ -16,7 +16,8 @@ from graphspec.ops import Add, Conv, Upsample
 from graphspec.schema import Spec
 
 
-def _append(graph: nx.DiGraph, name: str, op, inputs: list[str], loc) -> str:
+def append_head_node(graph: nx.DiGraph, name: str, op, inputs: list[str], loc) -> str:
+    """Add a head node reading ``inputs`` in port order (shapes are inferred by the caller)."""
     graph.add_node(name, op=op, role="head", stage="head", loc=loc)
     for port, src in enumerate(inputs):
         graph.add_edge(src, name, port=port)
@@ -32,7 +33,7 @@ def add_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
     loc = spec.source.locate(("head",))
     size = (spec.input.height, spec.input.width)
     out = graph.graph["output"]
-    current = _append(graph, "head", Conv(out=spec.classes, kernel=1), [out], loc)
+    current = append_head_node(graph, "head", Conv(out=spec.classes, kernel=1), [out], loc)
     infer_shapes(graph)
     for i, skip in enumerate(getattr(head, "skips", [])):
         if skip not in graph or graph.nodes[skip]["role"] != "encoder":
@@ -41,11 +42,13 @@ def add_head(graph: nx.DiGraph, spec: Spec) -> nx.DiGraph:
                 f"unknown layer name '{skip}' (expected the name of an encoder layer)",
             )
         skip_size = tuple(graph.nodes[skip]["shape"][1:])
-        up = _append(graph, f"head_up{i}", Upsample(size=skip_size), [current], loc)
-        score = _append(graph, f"head_score_{skip}", Conv(out=spec.classes, kernel=1), [skip], loc)
-        current = _append(graph, f"head_fuse{i}", Add(), [up, score], loc)
+        up = append_head_node(graph, f"head_up{i}", Upsample(size=skip_size), [current], loc)
+        score = append_head_node(
+            graph, f"head_score_{skip}", Conv(out=spec.classes, kernel=1), [skip], loc
+        )
+        current = append_head_node(graph, f"head_fuse{i}", Add(), [up, score], loc)
         infer_shapes(graph)
     if tuple(graph.nodes[current]["shape"][1:]) != size:
-        current = _append(graph, "head_resize", Upsample(size=size), [current], loc)
+        current = append_head_node(graph, "head_resize", Upsample(size=size), [current], loc)
     graph.graph["output"] = current
     return infer_shapes(graph)

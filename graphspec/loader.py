@@ -31,8 +31,7 @@ def load_spec(source: str | os.PathLike[str], *, file: str | None = None) -> Spe
 
 def _read(source: str | os.PathLike[str], file: str | None) -> tuple[str, str]:
     is_path = isinstance(source, os.PathLike) or (
-        "\n" not in source
-        and (source.endswith((".yaml", ".yml")) or os.path.isfile(source))
+        "\n" not in source and (source.endswith((".yaml", ".yml")) or os.path.isfile(source))
     )
     if not is_path:
         return str(source), file or "<string>"

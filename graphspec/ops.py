@@ -36,6 +36,14 @@ from graphspec.op_base import (  # noqa: F401  (re-exported: the op vocabulary's
 )
 
 
+def _check_groups(groups: int, in_channels: int, out_channels: int) -> None:
+    if in_channels % groups or out_channels % groups:
+        raise ShapeError(
+            f"groups={groups} must divide both input channels and out "
+            f"(expected multiples of {groups}, got {in_channels} in, {out_channels} out)"
+        )
+
+
 class Conv(Op):
     kind: ClassVar[str] = "conv"
     op: Literal["conv"] = "conv"
@@ -50,11 +58,7 @@ class Conv(Op):
     def infer(self, inputs: list[Shape]) -> Shape:
         c, h, w = _spatial(inputs[0], "conv")
         out = int(self.out)
-        if c % self.groups or out % self.groups:
-            raise ShapeError(
-                f"groups={self.groups} must divide both input channels and out "
-                f"(expected multiples of {self.groups}, got {c} in, {out} out)"
-            )
+        _check_groups(self.groups, c, out)
         size = [
             _out_size(n, k, s, p, d, False)
             for n, k, s, p, d in zip(
@@ -93,11 +97,7 @@ class ConvTranspose(Op):
     def infer(self, inputs: list[Shape]) -> Shape:
         c, h, w = _spatial(inputs[0], "conv_transpose")
         out = int(self.out)
-        if c % self.groups or out % self.groups:
-            raise ShapeError(
-                f"groups={self.groups} must divide both input channels and out "
-                f"(expected multiples of {self.groups}, got {c} in, {out} out)"
-            )
+        _check_groups(self.groups, c, out)
         for op_, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
             if op_ >= max(s, d):
                 raise ShapeError(
