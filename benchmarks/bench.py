@@ -158,6 +158,7 @@ def run_job(
         "data": settings["data"],
         "train_images": len(train_set),
         "eval_images": len(eval_set),
+        "world_size": ctx.world_size,
         **{k: v for k, v in metrics.items() if isinstance(v, int | float)},
     }
     if not math.isclose(row["gflops"], gflops_counted, rel_tol=0.01, abs_tol=1e-6):
@@ -166,7 +167,13 @@ def run_job(
         )
     if ctx.is_main:
         torch.save(net.state_dict(), job_dir / "weights.pt")
-        config_json = {"spec_file": str(job.spec_file), "settings": settings, "row": row}
+        config_json = {
+            "spec_file": str(job.spec_file),
+            "settings": settings,
+            "row": row,
+            "loss_history": result.loss_history,
+            "logs": result.logs,
+        }
         atomic_write_text(job_dir / "config.json", json.dumps(config_json, indent=2, default=str))
     return row
 

@@ -37,7 +37,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _add_run_options(p: argparse.ArgumentParser, epochs: int, batch: int) -> None:
+def _add_run_options(p: argparse.ArgumentParser, epochs: int, batch: int, lr: float = 2e-3) -> None:
     p.add_argument(
         "--data",
         default="shapes",
@@ -63,7 +63,9 @@ def _add_run_options(p: argparse.ArgumentParser, epochs: int, batch: int) -> Non
         metavar="N",
         help="use at most N training images (quick checks)",
     )
-    p.add_argument("--lr", type=float, default=2e-3, help="AdamW peak learning rate")
+    p.add_argument(
+        "--lr", type=float, default=lr, help=f"AdamW peak learning rate (default {lr:g})"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-job lines")
 
 
@@ -120,7 +122,7 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     p.add_argument("--specs-dir", default=None, help="folder holding the reference specs")
-    _add_run_options(p, epochs=12, batch=16)
+    _add_run_options(p, epochs=18, batch=16, lr=1e-2)
     p.set_defaults(func=cmd_demo, shard=None, retry_failed=False, no_report=False)
 
 

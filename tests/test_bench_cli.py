@@ -35,8 +35,20 @@ def _spec(tmp_path: Path, name: str, classes: int = 4) -> Path:
 
 
 def _bench(specs: list[Path], out: Path, *extra: str) -> int:
-    args = ["bench", *map(str, specs), "--out", str(out), "--epochs", "1", "--limit", "16",
-            "--batch-size", "8", "--quiet", *extra]
+    args = [
+        "bench",
+        *map(str, specs),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--limit",
+        "16",
+        "--batch-size",
+        "8",
+        "--quiet",
+        *extra,
+    ]
     return main(args)
 
 
@@ -107,8 +119,18 @@ def test_report_merges_shards(tmp_path: Path) -> None:
     assert _bench(specs, tmp_path / "s0", "--shard", "0/2", "--no-report") == 0
     assert _bench(specs, tmp_path / "s1", "--shard", "1/2", "--no-report") == 0
     assert len(pd.read_csv(tmp_path / "s0" / "results.csv")) == 1
-    assert main(["report", str(tmp_path / "s0"), str(tmp_path / "s1"),
-                 "--out", str(tmp_path / "merged")]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "s0"),
+                str(tmp_path / "s1"),
+                "--out",
+                str(tmp_path / "merged"),
+            ]
+        )
+        == 0
+    )
     html = (tmp_path / "merged" / "report.html").read_text()
     assert "a" in html and "<svg" in html
 
@@ -121,8 +143,68 @@ def test_bench_usage_errors(tmp_path: Path, capsys) -> None:
     assert exc.value.code == 2
     assert main(["bench", str(spec), "--out", str(tmp_path / "r"), "--shard", "3/2"]) == 1
     assert "bad shard" in capsys.readouterr().err
-    bad_data = main(["bench", str(spec), "--out", str(tmp_path / "v"), "--data",
-                     f"voc:{tmp_path / 'nowhere'}", "--quiet", "--no-report"])
+    bad_data = main(
+        [
+            "bench",
+            str(spec),
+            "--out",
+            str(tmp_path / "v"),
+            "--data",
+            f"voc:{tmp_path / 'nowhere'}",
+            "--quiet",
+            "--no-report",
+        ]
+    )
     assert bad_data == 1
     rows = pd.read_csv(tmp_path / "v" / "results.csv")
     assert rows.iloc[0]["status"] == "failed" and "nowhere" in rows.iloc[0]["error"]
+
+
+@pytest.mark.slow
+def test_bench_under_torchrun_trains_with_ddp_and_rank0_writes(tmp_path: Path) -> None:
+    """Two gloo processes on the CPU: one results row, written once, with world_size 2."""
+    import os
+    import subprocess
+    import sys
+
+    spec = _spec(tmp_path, "ddp")
+    out = tmp_path / "run"
+    import socket
+
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+        "-m",
+        "graphspec.cli",
+        "bench",
+        str(spec),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--limit",
+        "16",
+        "--batch-size",
+        "4",
+        "--quiet",
+        "--no-report",
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row["status"] == "ok" and row["world_size"] == 2
+    # Each rank evaluated half of the 128 test images; the reduced metrics cover all.
+    assert row["eval_images"] == 128 and 0.0 <= row["miou"] <= 1.0
