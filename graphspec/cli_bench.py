@@ -12,7 +12,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-DEMO_SPECS = ("segnet-small.yaml", "unet-small.yaml", "fcn-small.yaml", "ssd-small.yaml")
+DEMO_SPECS = (
+    "segnet-small.yaml",
+    "unet-small.yaml",
+    "fcn-small.yaml",
+    "deconvnet-small.yaml",
+    "ssd-small.yaml",
+)
 
 
 def _image_size(text: str) -> tuple[int, int]:
