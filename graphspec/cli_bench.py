@@ -200,6 +200,8 @@ def _run(files: list[Path], args: argparse.Namespace) -> int:
         return 0
 
     def on_event(event) -> None:
+        if event.kind == "failed":
+            _release_memory()  # e.g. after CUDA out-of-memory, before the next spec
         if args.quiet or event.job is None:
             return
         head = f"[{event.index + 1}/{event.total}] {event.job.name}"
@@ -239,6 +241,16 @@ def _run(files: list[Path], args: argparse.Namespace) -> int:
         written = write_report(run_dir, run_dir / "report", title=f"graphspec: {run_dir.name}")
         print(f"report: {written['report.html']}")
     return summary.exit_code
+
+
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _describe_row(row: dict | None) -> str:
