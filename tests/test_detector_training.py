@@ -25,28 +25,7 @@ from graphspec import load_spec
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SIZE = (64, 64)
 
-SMALL_YOLO = """\
-name: yolo-small
-task: detection
-input: {channels: 3, height: 64, width: 64}
-classes: 3
-encoder:
-  - stage: features
-    layers:
-      - {op: conv, out: 8, kernel: 3, stride: 2, padding: 1}
-      - {op: leaky_relu, negative_slope: 0.1}
-      - {op: maxpool, kernel: 2, stride: 2}
-      - {op: conv, out: 16, kernel: 3, padding: 1}
-      - {op: leaky_relu, negative_slope: 0.1}
-      - {op: maxpool, kernel: 2, stride: 2}
-  - stage: fc
-    layers:
-      - {op: flatten}
-      - {op: linear, out: 64, name: fc1}
-      - {op: leaky_relu, negative_slope: 0.1}
-      - {op: linear, out: 52, name: fc2}
-head: {type: yolo, grid: 2, boxes: 2}
-"""
+SMALL_YOLO = (SPECS / "yolo-small.yaml").read_text()
 
 
 @pytest.fixture(autouse=True)

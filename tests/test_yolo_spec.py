@@ -20,28 +20,7 @@ from graphspec import SpecError, load_spec, totals
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 YOLOV1 = SPECS / "yolov1.yaml"
 
-SMALL_YOLO = """\
-name: yolo-small
-task: detection
-input: {channels: 3, height: 64, width: 64}
-classes: 3
-encoder:
-  - stage: features
-    layers:
-      - {op: conv, out: 8, kernel: 3, stride: 2, padding: 1}
-      - {op: leaky_relu, negative_slope: 0.1}
-      - {op: maxpool, kernel: 2, stride: 2}
-      - {op: conv, out: 16, kernel: 3, padding: 1}
-      - {op: leaky_relu, negative_slope: 0.1}
-      - {op: maxpool, kernel: 2, stride: 2}
-  - stage: fc
-    layers:
-      - {op: flatten}
-      - {op: linear, out: 64, name: fc1}
-      - {op: leaky_relu, negative_slope: 0.1}
-      - {op: linear, out: 52, name: fc2}
-head: {type: yolo, grid: 2, boxes: 2}
-"""
+SMALL_YOLO = (SPECS / "yolo-small.yaml").read_text()
 # 64 -> 32 (conv /2) -> 16 (pool) -> 8 (pool): fc1 reads 16 * 8 * 8 values.
 # fc2 has S * S * (B * 5 + C) = 2 * 2 * (2 * 5 + 3) = 52 outputs.
 SMALL_PARAMS = (3 * 8 * 9 + 8) + (8 * 16 * 9 + 16) + (16 * 8 * 8 * 64 + 64) + (64 * 52 + 52)
