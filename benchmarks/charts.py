@@ -2,7 +2,8 @@
 
 Kept apart from ``report.py`` so the drawing details (markers, label placement, SVG output
 that can be inlined into HTML) do not crowd the table and document logic. Charts are written
-with the Agg backend so they render on headless machines.
+with the Agg backend so they render on headless machines. What goes on the axes lives in
+:mod:`benchmarks.chart_axes` and label placement in :mod:`benchmarks.chart_labels`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backend_bases import RendererBase  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
 
+from benchmarks.chart_axes import COST_AXES, TASK_METRICS, CostAxis, Metric, as_percent  # noqa: E402
+from benchmarks.chart_labels import place_labels  # noqa: E402
 from benchmarks.pareto import pareto_mask  # noqa: E402
 
 __all__ = [
@@ -38,15 +40,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Metric:
-    """An accuracy column, shown in percent points."""
-
-    column: str
-    name: str  # short name used in sentences and table headers
-    axis_label: str
-
-
 @dataclass
 class Chart:
     """A written chart: its title and PNG/SVG paths."""
@@ -56,112 +49,14 @@ class Chart:
     svg: Path
 
 
-@dataclass(frozen=True)
-class CostAxis:
-    """A cost column and how to show it (``scale`` converts raw values to display units)."""
-
-    column: str
-    name: str
-    axis_label: str
-    scale: float = 1.0
-
-
-TASK_METRICS: dict[str, tuple[Metric, ...]] = {
-    "segmentation": (Metric("miou", "mIoU", "mIoU (%)"),),
-    "detection": (
-        Metric("map", "mAP@[.5:.95]", "mAP@[.5:.95] (%)"),
-        Metric("map50", "mAP@.5", "mAP@.5 (%)"),
-    ),
-    "classification": (Metric("top1", "Top-1", "Top-1 accuracy (%)"),),
-}
-"""Accuracy metrics per task; the first one is the primary metric (table sort, Pareto column)."""
-
-COST_AXES: tuple[CostAxis, ...] = (
-    CostAxis("gflops", "GFLOPs", "Compute per image (GFLOPs, log scale)"),
-    CostAxis("latency_ms", "latency", "Latency, batch 1 (ms, log scale)"),
-    CostAxis("params", "params", "Parameters (millions, log scale)", scale=1e-6),
-)
-
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 _FRONTIER_COLOR = "#d62728"
 _POINT_COLOR = "#1f77b4"
-# Candidate label offsets in points, tried in order until one does not overlap.
-_LABEL_OFFSETS = (
-    (6, 5),
-    (6, -12),
-    (-6, 5),
-    (-6, -12),
-    (0, 12),
-    (0, -18),
-    (10, 16),
-    (-10, 16),
-    (10, -24),
-    (-10, -24),
-)
-
-
-def as_percent(values: pd.Series) -> pd.Series:
-    """Accuracy in percent points: fractions (all |v| <= 1) are scaled by 100."""
-    numeric = pd.to_numeric(values, errors="coerce").astype(float)
-    finite = numeric[np.isfinite(numeric)]
-    if not finite.empty and finite.abs().max() <= 1.0:
-        return numeric * 100.0
-    return numeric
 
 
 def slug(text: str) -> str:
     """File-name-safe form of a label (``cuda:0`` -> ``cuda_0``)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
-
-
-def _overlaps(box: Bbox, others: list[Bbox]) -> bool:
-    return any(box.overlaps(other) for other in others)
-
-
-def _place_labels(ax: Axes, points: pd.DataFrame, renderer: RendererBase) -> None:
-    """Label every point, trying a few offsets per label to avoid earlier labels and markers.
-
-    Greedy in order of x: good enough for the tens of points a sweep produces, and keeps the
-    chart readable without an extra dependency such as adjustText.
-    """
-    taken: list[Bbox] = []
-    xy_display = ax.transData.transform(points[["x", "y"]].to_numpy(dtype=float))
-    for px, py in xy_display:  # marker footprints, ~4 pt radius at 100 dpi
-        taken.append(Bbox.from_extents(px - 5, py - 5, px + 5, py + 5))
-    order = np.argsort(points["x"].to_numpy(dtype=float), kind="stable")
-    axes_box = ax.get_window_extent(renderer)
-    for i in order:
-        row = points.iloc[i]
-        weight = "bold" if row["frontier"] else "normal"
-        chosen = None
-        for dx, dy in _LABEL_OFFSETS:
-            ann = ax.annotate(
-                row["label"],
-                (row["x"], row["y"]),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha="left" if dx >= 0 else "right",
-                fontsize=7,
-                fontweight=weight,
-            )
-            box = ann.get_window_extent(renderer)
-            inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
-            if inside and not _overlaps(box, taken):
-                chosen = (ann, box)
-                break
-            ann.remove()
-        if chosen is None:  # everything collides: fall back to the first offset
-            dx, dy = _LABEL_OFFSETS[0]
-            ann = ax.annotate(
-                row["label"],
-                (row["x"], row["y"]),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                fontsize=7,
-                fontweight=weight,
-            )
-            chosen = (ann, ann.get_window_extent(renderer))
-        taken.append(chosen[1])
 
 
 def _draw_frontier(ax: Axes, points: pd.DataFrame) -> None:
@@ -204,6 +99,88 @@ def _pad_log_limits(ax: Axes, xs: np.ndarray, ys: np.ndarray) -> None:
     ax.set_ylim(y_lo - 0.12 * span, y_hi + 0.18 * span)
 
 
+def _plottable(points: pd.DataFrame, cost: CostAxis) -> pd.DataFrame:
+    """Points in display units that a log axis can show, flagged ``frontier`` when Pareto.
+
+    Empty when no row has a positive cost and an accuracy.
+    """
+    pts = points.copy()
+    pts["x"] = pd.to_numeric(pts["x"], errors="coerce") * cost.scale
+    pts["y"] = pd.to_numeric(pts["y"], errors="coerce")
+    pts = pts[np.isfinite(pts["x"]) & (pts["x"] > 0) & np.isfinite(pts["y"])]
+    if pts.empty:
+        return pts
+    pts = pts.reset_index(drop=True)
+    pts["frontier"] = pareto_mask(pts["x"].to_numpy(), pts["y"].to_numpy())
+    return pts
+
+
+def _scatter_settings(ax: Axes, pts: pd.DataFrame) -> None:
+    """One hollow marker shape per setting; frontier points drawn again, filled red."""
+    settings = list(dict.fromkeys(pts["setting"].astype(str)))
+    frontier_in_legend = False
+    for k, setting in enumerate(settings):
+        group = pts[pts["setting"].astype(str) == setting]
+        marker = _MARKERS[k % len(_MARKERS)]
+        name = setting if len(settings) > 1 else "runs"
+        ax.scatter(
+            group["x"],
+            group["y"],
+            marker=marker,
+            s=36,
+            facecolors="none",
+            edgecolors=_POINT_COLOR,
+            linewidths=1.2,
+            label=name,
+            zorder=3,
+        )
+        on_front = group[group["frontier"]]
+        if on_front.empty:
+            continue
+        ax.scatter(
+            on_front["x"],
+            on_front["y"],
+            marker=marker,
+            s=60,
+            color=_FRONTIER_COLOR,
+            edgecolors="black",
+            linewidths=0.6,
+            label=None if frontier_in_legend else "on frontier",
+            zorder=4,
+        )
+        frontier_in_legend = True
+
+
+def _decorate(ax: Axes, cost: CostAxis, metric: Metric, title: str) -> None:
+    """Axis labels, grid and a legend listing the settings before the frontier entries."""
+    ax.set_xlabel(cost.axis_label)
+    ax.set_ylabel(metric.axis_label)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.grid(True, which="minor", alpha=0.1)
+    handles, names = ax.get_legend_handles_labels()
+    frontier_last = sorted(range(len(names)), key=lambda i: "frontier" in names[i])
+    ax.legend(
+        [handles[i] for i in frontier_last],
+        [names[i] for i in frontier_last],
+        loc="best",
+        fontsize=8,
+        framealpha=0.8,
+    )
+
+
+def _save(fig: Figure, out_stem: Path) -> list[Path]:
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    png = out_stem.with_suffix(".png")
+    svg = out_stem.with_suffix(".svg")
+    fig.savefig(png, dpi=120)
+    # Text as <text> keeps the SVG small; a per-chart salt keeps element ids unique when
+    # several SVGs are inlined into one HTML page.
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": out_stem.name}):
+        fig.savefig(svg)
+    return [png, svg]
+
+
 def plot_tradeoff(
     points: pd.DataFrame,
     *,
@@ -220,83 +197,24 @@ def plot_tradeoff(
     left out because they cannot be placed on a log axis. Returns the written paths, or an
     empty list when nothing is left to draw.
     """
-    pts = points.copy()
-    pts["x"] = pd.to_numeric(pts["x"], errors="coerce") * cost.scale
-    pts["y"] = pd.to_numeric(pts["y"], errors="coerce")
-    pts = pts[np.isfinite(pts["x"]) & (pts["x"] > 0) & np.isfinite(pts["y"])]
+    pts = _plottable(points, cost)
     if pts.empty:
         return []
-    pts = pts.reset_index(drop=True)
-    pts["frontier"] = pareto_mask(pts["x"].to_numpy(), pts["y"].to_numpy())
-
     fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=100)
     try:
         ax.set_xscale("log")
-        settings = list(dict.fromkeys(pts["setting"].astype(str)))
-        frontier_in_legend = False
-        for k, setting in enumerate(settings):
-            group = pts[pts["setting"].astype(str) == setting]
-            marker = _MARKERS[k % len(_MARKERS)]
-            name = setting if len(settings) > 1 else "runs"
-            ax.scatter(
-                group["x"],
-                group["y"],
-                marker=marker,
-                s=36,
-                facecolors="none",
-                edgecolors=_POINT_COLOR,
-                linewidths=1.2,
-                label=name,
-                zorder=3,
-            )
-            on_front = group[group["frontier"]]
-            if on_front.empty:
-                continue
-            ax.scatter(
-                on_front["x"],
-                on_front["y"],
-                marker=marker,
-                s=60,
-                color=_FRONTIER_COLOR,
-                edgecolors="black",
-                linewidths=0.6,
-                label=None if frontier_in_legend else "on frontier",
-                zorder=4,
-            )
-            frontier_in_legend = True
+        _scatter_settings(ax, pts)
         _draw_frontier(ax, pts)
         _pad_log_limits(ax, pts["x"].to_numpy(), pts["y"].to_numpy())
-        ax.set_xlabel(cost.axis_label)
-        ax.set_ylabel(metric.axis_label)
-        ax.set_title(title)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.grid(True, which="minor", alpha=0.1)
-        handles, names = ax.get_legend_handles_labels()
-        frontier_last = sorted(range(len(names)), key=lambda i: "frontier" in names[i])
-        ax.legend(
-            [handles[i] for i in frontier_last],
-            [names[i] for i in frontier_last],
-            loc="best",
-            fontsize=8,
-            framealpha=0.8,
-        )
+        _decorate(ax, cost, metric, title)
         # Fixed margins instead of tight_layout, and no draw before placing labels: limits are
         # set explicitly so the data transform is already final. Each full layout pass costs
         # about as much as saving the figure.
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.1, top=0.93)
-        _place_labels(ax, pts, fig.canvas.get_renderer())
-
-        out_stem.parent.mkdir(parents=True, exist_ok=True)
-        png = out_stem.with_suffix(".png")
-        svg = out_stem.with_suffix(".svg")
-        fig.savefig(png, dpi=120)
-        # Text as <text> keeps the SVG small; a per-chart salt keeps element ids unique when
-        # several SVGs are inlined into one HTML page.
-        with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": out_stem.name}):
-            fig.savefig(svg)
+        place_labels(ax, pts, fig.canvas.get_renderer())
+        return _save(fig, out_stem)
     finally:
         plt.close(fig)
-    return [png, svg]
 
 
 def task_charts(

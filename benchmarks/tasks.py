@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks.data import Batch
 from benchmarks.metrics import ConfusionMatrix
 
 __all__ = [
@@ -31,9 +32,6 @@ __all__ = [
     "SegmentationEvaluator",
     "move_batch",
 ]
-
-Batch = dict[str, Any]
-"""A collated batch: ``image``, ``mask``, ``boxes``, ``labels``, ``image_id`` (see data)."""
 
 
 @runtime_checkable

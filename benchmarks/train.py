@@ -1,12 +1,16 @@
-"""Task-agnostic training and evaluation loops used by ``graphspec bench``.
+"""Task-agnostic training loop used by ``graphspec bench`` (evaluation: :mod:`.evaluation`).
 
-The loop is deliberately plain (AdamW, linear warm-up then cosine decay, optional grad
-clipping, bf16 autocast on CUDA) so that differences between benchmarked specs come from the
+The loop is deliberately plain (the fixed recipe of :mod:`benchmarks.optimization`, bf16
+autocast on CUDA) so that differences between benchmarked specs come from the
 architectures, not from per-model tuning. All task specifics live behind
 :class:`benchmarks.tasks.Task`.
 
 Models may be plain modules, ``torch.compile`` wrappers or DDP wrappers: the loop only uses
 ``parameters()``, ``train()``/``eval()`` and calls, never model-specific attributes.
+
+:func:`train` only strings epochs together: each epoch is one call that returns an
+:class:`EpochRecord`, so whatever is decided once per epoch sits between those calls and
+reads typed fields rather than log dicts.
 """
 
 from __future__ import annotations
@@ -15,21 +19,24 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.optim import AdamW, Optimizer
-from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
+from benchmarks.data import Batch
 from benchmarks.distributed import all_reduce_, current_rank, current_world_size
+from benchmarks.evaluation import evaluate
+from benchmarks.optimization import Optimization, build_optimization, build_scheduler, lr_factor
+from benchmarks.placement import autocast, prepare_model
 from benchmarks.tasks import Task, move_batch
+from benchmarks.train_config import TrainConfig
 
 __all__ = [
+    "EpochRecord",
     "NonFiniteLossError",
     "TrainConfig",
     "TrainResult",
@@ -44,57 +51,21 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the run is diverged and its weights are unusable."""
 
 
-@dataclass
-class TrainConfig:
-    """Hyper-parameters shared by every spec in a sweep.
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch reports: its mean losses over its steps and the LR it ended on."""
 
-    ``batch_size`` is not read by :func:`train` (the loader decides); it is here so one
-    object describes the run when the caller builds the loader and records the results.
-    ``amp`` and ``channels_last`` only take effect on CUDA: bf16 autocast and NHWC have no
-    benefit for fp32 CPU kernels, so CPU runs stay fp32 / NCHW and are comparable.
-    ``warmup_steps`` wins over ``warmup_fraction`` (of the total steps) when set.
-    """
+    epoch: int  # 1-based
+    loss: float  # mean of the optimised loss (rank mean under DDP)
+    extra_losses: dict[str, float]  # means of the task's logged-only losses, by name
+    lr: float
 
-    epochs: int = 1
-    batch_size: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int | None = None
-    warmup_fraction: float = 0.05
-    device: str | torch.device = "cpu"
-    amp: bool = True
-    channels_last: bool | None = None
-    grad_clip: float | None = None
-    seed: int = 0
-    progress: bool = True
-    desc: str = "train"
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if not 0.0 <= self.warmup_fraction < 1.0:
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
-        if self.warmup_steps is not None and self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-
-    @property
-    def torch_device(self) -> torch.device:
-        return torch.device(self.device)
-
-    @property
-    def use_amp(self) -> bool:
-        return self.amp and self.torch_device.type == "cuda"
-
-    @property
-    def use_channels_last(self) -> bool:
-        on_cuda = self.torch_device.type == "cuda"
-        return on_cuda if self.channels_last is None else self.channels_last
-
-    def resolve_warmup(self, total_steps: int) -> int:
-        """Warm-up length in optimizer steps for a run of ``total_steps``."""
-        if self.warmup_steps is not None:
-            return min(self.warmup_steps, total_steps)
-        return round(self.warmup_fraction * total_steps)
+    def as_log(self) -> dict[str, float]:
+        """The flat dict kept in :attr:`TrainResult.logs` (and in a job's ``config.json``)."""
+        log = {"epoch": float(self.epoch), "loss": self.loss}
+        log.update(self.extra_losses)
+        log["lr"] = self.lr
+        return log
 
 
 @dataclass
@@ -107,43 +78,76 @@ class TrainResult:
     loss_history: list[float] = field(default_factory=list)
     logs: list[dict[str, float]] = field(default_factory=list)
 
-
-def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Multiplier of the base LR used for optimizer step ``step`` (0-based).
-
-    Linear warm-up ``(step + 1) / warmup_steps`` (so step 0 already learns), then cosine
-    decay ``0.5 * (1 + cos(pi * t))`` with ``t = (step - warmup) / (total - warmup)``, which
-    is 1 at the end of warm-up and approaches 0 at the last step.
-    """
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    decay_steps = max(1, total_steps - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / decay_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+    @classmethod
+    def from_epochs(cls, train_s: float, steps: int, epochs: Sequence[EpochRecord]) -> TrainResult:
+        """The result of a run whose epochs reported ``epochs``, in order (at least one)."""
+        return cls(
+            train_s=train_s,
+            steps=steps,
+            final_loss=epochs[-1].loss,
+            loss_history=[record.loss for record in epochs],
+            logs=[record.as_log() for record in epochs],
+        )
 
 
-def build_scheduler(optimizer: Optimizer, warmup_steps: int, total_steps: int) -> LambdaLR:
-    """Per-step LambdaLR implementing :func:`lr_factor`; call ``step()`` after each update."""
-    return LambdaLR(optimizer, lambda step: lr_factor(step, warmup_steps, total_steps))
+def _progress_enabled(config: TrainConfig) -> bool:
+    return config.progress and current_rank() == 0 and sys.stdout.isatty()
 
 
-def _contains_ddp(model: nn.Module) -> bool:
-    # Walks submodules, so it also sees DDP inside a torch.compile wrapper.
-    return any(isinstance(m, DistributedDataParallel) for m in model.modules())
+class _Progress:
+    """The run's step bar: shown on rank 0 on a terminal only, so logs stay free of it."""
+
+    def __init__(self, config: TrainConfig, total_steps: int) -> None:
+        self.desc, self.epochs = config.desc, config.epochs
+        self.bar = tqdm(
+            total=total_steps,
+            desc=config.desc,
+            unit="step",
+            file=sys.stdout,
+            dynamic_ncols=True,
+            disable=not _progress_enabled(config),
+        )
+
+    def start_epoch(self, epoch: int) -> None:
+        self.bar.set_description(f"{self.desc} ep {epoch + 1}/{self.epochs}", refresh=False)
+
+    def advance(self, done: int, per_epoch: int, mean_loss: float) -> None:
+        """Count one step, the ``done``-th of ``per_epoch`` in this epoch, and its mean loss."""
+        self.bar.set_postfix(step=f"{done}/{per_epoch}", loss=f"{mean_loss:.4f}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
-def _prepare_model(model: nn.Module, device: torch.device, channels_last: bool) -> None:
-    """Move a bare model to the device/layout; DDP models were prepared by ``wrap_model``."""
-    if _contains_ddp(model):
-        return
-    memory_format = torch.channels_last if channels_last else torch.preserve_format
-    model.to(device=device, memory_format=memory_format)
+@dataclass
+class _TrainingRun:
+    """What every step of one run needs, and how many optimizer steps it has taken."""
+
+    model: nn.Module
+    task: Task
+    config: TrainConfig
+    optimization: Optimization
+    progress: _Progress
+    device: torch.device
+    channels_last: bool
+    steps_per_epoch: int
+    world_size: int
+    step: int = 0  # optimizer steps taken, over all epochs
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.epochs * self.steps_per_epoch
 
 
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+def _steps_per_epoch(loader: Iterable[Any], epochs: int) -> int:
+    """The loader's length, which the LR schedule needs before the first step."""
+    if not isinstance(loader, Sized):
+        raise TypeError("train() needs a loader with a length (to plan the LR schedule)")
+    steps_per_epoch = len(loader)
+    if epochs * steps_per_epoch == 0:
+        raise ValueError("the training loader is empty")
+    return steps_per_epoch
 
 
 def _set_epoch(loader: Iterable[Any], epoch: int) -> None:
@@ -153,8 +157,69 @@ def _set_epoch(loader: Iterable[Any], epoch: int) -> None:
             sampler.set_epoch(epoch)
 
 
-def _progress_enabled(config: TrainConfig) -> bool:
-    return config.progress and current_rank() == 0 and sys.stdout.isatty()
+def _mean_over_ranks(loss: Tensor, world_size: int) -> float:
+    """The loss as a float, averaged over ranks so that every rank sees a NaN together."""
+    logged = loss.detach().float().reshape(1)
+    if world_size > 1:
+        all_reduce_([logged])
+        logged /= world_size
+    return logged.item()  # the one host sync per step
+
+
+def _non_finite_loss(
+    run: _TrainingRun, loss: float, epoch: int, batch_index: int
+) -> NonFiniteLossError:
+    config = run.config
+    return NonFiniteLossError(
+        f"non-finite loss ({loss}) in {config.desc!r} at epoch "
+        f"{epoch + 1}/{config.epochs}, step {batch_index + 1}/{run.steps_per_epoch}"
+        f" (global step {run.step + 1}/{run.total_steps}); lower the lr "
+        f"({config.lr:g}) or set grad_clip"
+    )
+
+
+def _train_step(
+    run: _TrainingRun, batch: Batch, epoch: int, batch_index: int
+) -> tuple[float, dict[str, Tensor]]:
+    """One optimizer update; returns the rank-mean loss and every loss the task reported."""
+    batch = move_batch(batch, run.device, run.channels_last)
+    with autocast(run.device, run.config.use_amp):
+        output = run.task.forward(run.model, batch)
+        losses = run.task.loss(output, batch)
+    loss = losses["loss"]
+    run.optimization.zero_grad()
+    loss.backward()
+    loss_value = _mean_over_ranks(loss, run.world_size)
+    if not math.isfinite(loss_value):
+        raise _non_finite_loss(run, loss_value, epoch, batch_index)
+    run.optimization.step()
+    run.step += 1
+    return loss_value, losses
+
+
+def _train_epoch(run: _TrainingRun, loader: Iterable[Any], epoch: int) -> EpochRecord:
+    """One pass over ``loader`` as epoch ``epoch`` (0-based), averaging the losses of its steps.
+
+    Logged-only losses are summed as tensors, so they add no host sync to the step.
+    """
+    _set_epoch(loader, epoch)
+    run.progress.start_epoch(epoch)
+    loss_sum = 0.0
+    extra_sums: dict[str, Tensor] = {}
+    for batch_index, batch in enumerate(loader):
+        loss_value, losses = _train_step(run, batch, epoch, batch_index)
+        loss_sum += loss_value
+        for key, value in losses.items():
+            if key != "loss":
+                extra_sums[key] = extra_sums.get(key, 0.0) + value.detach().float()
+        run.progress.advance(batch_index + 1, run.steps_per_epoch, loss_sum / (batch_index + 1))
+    steps = run.steps_per_epoch
+    return EpochRecord(
+        epoch=epoch + 1,
+        loss=loss_sum / steps,
+        extra_losses={key: float(value) / steps for key, value in extra_sums.items()},
+        lr=run.optimization.lr,
+    )
 
 
 def train(model: nn.Module, task: Task, loader: Iterable[Any], config: TrainConfig) -> TrainResult:
@@ -171,134 +236,36 @@ def train(model: nn.Module, task: Task, loader: Iterable[Any], config: TrainConf
     Raises:
         NonFiniteLossError: as soon as a step's loss is NaN or infinite.
     """
-    device = config.torch_device
-    channels_last = config.use_channels_last
+    device, channels_last = config.torch_device, config.use_channels_last
     torch.manual_seed(config.seed + current_rank())  # independent dropout noise per rank
-    _prepare_model(model, device, channels_last)
+    prepare_model(model, device, channels_last)
     model.train()
-
-    if not isinstance(loader, Sized):
-        raise TypeError("train() needs a loader with a length (to plan the LR schedule)")
-    steps_per_epoch = len(loader)
+    steps_per_epoch = _steps_per_epoch(loader, config.epochs)
     total_steps = config.epochs * steps_per_epoch
-    if total_steps == 0:
-        raise ValueError("the training loader is empty")
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = build_scheduler(optimizer, config.resolve_warmup(total_steps), total_steps)
-    world_size = current_world_size()
-
-    bar = tqdm(
-        total=total_steps,
-        desc=config.desc,
-        unit="step",
-        file=sys.stdout,
-        dynamic_ncols=True,
-        disable=not _progress_enabled(config),
+    optimization = build_optimization(
+        model,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.resolve_warmup(total_steps),
+        total_steps=total_steps,
+        grad_clip=config.grad_clip,
     )
-    loss_history: list[float] = []
-    logs: list[dict[str, float]] = []
-    step = 0
-    start = time.perf_counter()
-    try:
+    epochs: list[EpochRecord] = []
+    with contextlib.closing(_Progress(config, total_steps)) as progress:
+        run = _TrainingRun(
+            model=model,
+            task=task,
+            config=config,
+            optimization=optimization,
+            progress=progress,
+            device=device,
+            channels_last=channels_last,
+            steps_per_epoch=steps_per_epoch,
+            world_size=current_world_size(),
+        )
+        start = time.perf_counter()
         for epoch in range(config.epochs):
-            _set_epoch(loader, epoch)
-            bar.set_description(f"{config.desc} ep {epoch + 1}/{config.epochs}", refresh=False)
-            loss_sum = 0.0
-            extra_sums: dict[str, Tensor] = {}
-            for batch_index, batch in enumerate(loader):
-                batch = move_batch(batch, device, channels_last)
-                with _autocast(device, config.use_amp):
-                    output = task.forward(model, batch)
-                    losses = task.loss(output, batch)
-                loss = losses["loss"]
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-
-                logged = loss.detach().float().reshape(1)
-                if world_size > 1:
-                    all_reduce_([logged])
-                    logged /= world_size
-                loss_value = logged.item()  # the one host sync per step
-                if not math.isfinite(loss_value):
-                    raise NonFiniteLossError(
-                        f"non-finite loss ({loss_value}) in {config.desc!r} at epoch "
-                        f"{epoch + 1}/{config.epochs}, step {batch_index + 1}/{steps_per_epoch}"
-                        f" (global step {step + 1}/{total_steps}); lower the lr "
-                        f"({config.lr:g}) or set grad_clip"
-                    )
-                if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-                optimizer.step()
-                scheduler.step()
-
-                step += 1
-                loss_sum += loss_value
-                for key, value in losses.items():
-                    if key != "loss":
-                        detached = value.detach().float()
-                        extra_sums[key] = extra_sums.get(key, 0.0) + detached
-                bar.set_postfix(
-                    step=f"{batch_index + 1}/{steps_per_epoch}",
-                    loss=f"{loss_sum / (batch_index + 1):.4f}",
-                    refresh=False,
-                )
-                bar.update(1)
-
-            epoch_loss = loss_sum / steps_per_epoch
-            loss_history.append(epoch_loss)
-            epoch_log = {"epoch": float(epoch + 1), "loss": epoch_loss}
-            epoch_log.update({k: float(v) / steps_per_epoch for k, v in extra_sums.items()})
-            epoch_log["lr"] = scheduler.get_last_lr()[0]
-            logs.append(epoch_log)
+            epochs.append(_train_epoch(run, loader, epoch))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-    finally:
-        bar.close()
-    train_s = time.perf_counter() - start
-    return TrainResult(
-        train_s=train_s,
-        steps=step,
-        final_loss=loss_history[-1],
-        loss_history=loss_history,
-        logs=logs,
-    )
-
-
-def evaluate(
-    model: nn.Module,
-    task: Task,
-    loader: Iterable[Any],
-    device: str | torch.device,
-    amp: bool = True,
-    channels_last: bool | None = None,
-) -> dict[str, float]:
-    """Score ``model`` on ``loader``; with DDP, every rank returns the whole-set metrics.
-
-    Each rank evaluates its shard, then the evaluator's count tensors are summed across
-    ranks before ``compute``, so the result equals a single process seeing all the data
-    (when the shards do not overlap, i.e. the set size divides by the world size). The DDP
-    wrapper is bypassed when it is the outer module: evaluation needs no gradient sync and
-    ranks may see different numbers of batches. ``amp``/``channels_last`` apply on CUDA
-    only, as in :class:`TrainConfig`.
-    """
-    device = torch.device(device)
-    on_cuda = device.type == "cuda"
-    use_channels_last = on_cuda if channels_last is None else channels_last
-    _prepare_model(model, device, use_channels_last)  # before unwrapping: skips DDP models
-    if isinstance(model, DistributedDataParallel):
-        model = model.module
-    was_training = model.training
-    model.eval()
-    evaluator = task.evaluator(device)
-    try:
-        with torch.inference_mode():
-            for batch in loader:
-                batch = move_batch(batch, device, use_channels_last)
-                with _autocast(device, amp and on_cuda):
-                    output = task.forward(model, batch)
-                evaluator.update(output, batch)
-            all_reduce_(evaluator.state_tensors())
-            return evaluator.compute()
-    finally:
-        model.train(was_training)
+    return TrainResult.from_epochs(time.perf_counter() - start, run.step, epochs)

@@ -7,23 +7,28 @@
   ``images/<split>/`` or at ``file_name`` relative to the folder; or
 * one ``.json`` file used for every split, with images beside it or in ``images/`` there.
 
-The JSON is validated up front and every problem is a :class:`DataError` naming the JSON file
-and the offending record (``annotations[12] (id 907): unknown category_id 99 ...``), because a
-mis-exported annotation file is the usual failure and a bare ``KeyError`` does not say where.
+The JSON is validated up front (see :mod:`benchmarks.data.coco_json`), so a broken file
+fails when the dataset is built, with the offending record named, not mid-training.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from benchmarks.data.coco_json import (
+    CocoImage,
+    CocoObject,
+    Records,
+    load_json,
+    read_annotations,
+    read_categories,
+    read_images,
+)
 from benchmarks.data.common import (
     IGNORE_INDEX,
     DataError,
@@ -36,108 +41,6 @@ from benchmarks.data.common import (
     open_image,
     resize_rgb,
 )
-
-
-@dataclass(frozen=True)
-class CocoImage:
-    image_id: int
-    file_name: str
-    width: int
-    height: int
-    path: Path | None = None  # the file found on disk; set for every kept image up front
-
-
-@dataclass(frozen=True)
-class CocoObject:
-    """One annotation with its category already mapped to a contiguous label."""
-
-    ann_id: int
-    label: int
-    bbox: tuple[float, float, float, float]  # x, y, w, h in original image pixels
-    iscrowd: bool
-    area: float
-    polygons: tuple[np.ndarray, ...]  # each [P, 2] (x, y); empty when RLE or absent
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def load_json(path: Path) -> Any:
-    """Parse a JSON file; syntax errors carry ``file:line:col`` so editors can jump there."""
-    try:
-        with path.open("r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-
-
-class _Records:
-    """Typed access to a list of JSON records that reports errors as ``file: where: what``."""
-
-    def __init__(self, json_path: Path, data: dict[str, Any], key: str) -> None:
-        self.json_path = json_path
-        self.key = key
-        records = data.get(key)
-        if not isinstance(records, list):
-            found = "missing" if records is None else f"a {type(records).__name__}"
-            raise DataError(f"{json_path}: top-level key {key!r} must be a list, got {found}")
-        for i, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise DataError(f"{json_path}: {key}[{i}] must be an object")
-        self.items: list[dict[str, Any]] = records
-
-    def where(self, i: int) -> str:
-        rid = self.items[i].get("id")
-        return f"{self.key}[{i}]" + (f" (id {rid})" if _is_int(rid) else "")
-
-    def error(self, i: int, message: str) -> DataError:
-        return DataError(f"{self.json_path}: {self.where(i)}: {message}")
-
-    def get(self, i: int, name: str, kind: str, *, default: Any = ...) -> Any:
-        record = self.items[i]
-        if name not in record:
-            if default is not ...:
-                return default
-            raise self.error(i, f"missing key {name!r}")
-        value = record[name]
-        ok = {
-            "int": _is_int(value),
-            "number": _is_number(value),
-            "str": isinstance(value, str),
-            "list": isinstance(value, list),
-        }[kind]
-        if not ok:
-            raise self.error(i, f"{name!r} must be a {kind}, got {value!r}")
-        return value
-
-
-def _polygons(records: _Records, i: int) -> tuple[np.ndarray, ...]:
-    """Polygon segmentations as [P, 2] arrays; RLE dicts are not decoded (returns none)."""
-    seg = records.items[i].get("segmentation")
-    if not isinstance(seg, list):
-        return ()
-    polygons = []
-    for k, poly in enumerate(seg):
-        if (
-            not isinstance(poly, list)
-            or len(poly) < 6
-            or len(poly) % 2
-            or not all(_is_number(v) for v in poly)
-        ):
-            raise records.error(i, f"segmentation[{k}] must be a flat list of at least 3 x,y pairs")
-        polygons.append(np.asarray(poly, dtype=np.float64).reshape(-1, 2))
-    return tuple(polygons)
 
 
 class CocoDetection(Dataset[Sample]):
@@ -175,9 +78,7 @@ class CocoDetection(Dataset[Sample]):
         if not isinstance(data, dict):
             raise DataError(f"{self.json_path}: top level must be a JSON object")
 
-        self.category_ids, names = self._read_categories(
-            _Records(self.json_path, data, "categories")
-        )
+        self.category_ids, names = read_categories(Records(self.json_path, data, "categories"))
         label_of = {cat_id: i + 1 for i, cat_id in enumerate(self.category_ids)}
         k = len(self.category_ids)
         if num_classes is not None and num_classes < k + 1:
@@ -189,9 +90,9 @@ class CocoDetection(Dataset[Sample]):
         self.class_names = ["background", *names]
         self.class_names += [f"class_{i}" for i in range(k + 1, self.num_classes)]
 
-        images = self._read_images(_Records(self.json_path, data, "images"))
-        self.objects = self._read_annotations(
-            _Records(self.json_path, data, "annotations"), label_of, images
+        images = read_images(Records(self.json_path, data, "images"))
+        self.objects = read_annotations(
+            Records(self.json_path, data, "annotations"), label_of, images
         )
         self.has_masks = any(
             obj.polygons and not obj.iscrowd for objs in self.objects.values() for obj in objs
@@ -215,62 +116,6 @@ class CocoDetection(Dataset[Sample]):
             if json_path.is_file():
                 return json_path, [path / name, path / "images" / name, path]
         raise DataError(f"{path / 'annotations' / f'instances_{split}.json'}: file not found")
-
-    @staticmethod
-    def _read_categories(records: _Records) -> tuple[list[int], list[str]]:
-        by_id: dict[int, str] = {}
-        for i in range(len(records.items)):
-            cat_id = records.get(i, "id", "int")
-            if cat_id in by_id:
-                raise records.error(i, f"duplicate category id {cat_id}")
-            by_id[cat_id] = records.get(i, "name", "str")
-        if not by_id:
-            raise DataError(f"{records.json_path}: 'categories' is empty")
-        ids = sorted(by_id)
-        return ids, [by_id[cat_id] for cat_id in ids]
-
-    @staticmethod
-    def _read_images(records: _Records) -> list[CocoImage]:
-        images: list[CocoImage] = []
-        seen: set[int] = set()
-        for i in range(len(records.items)):
-            image_id = records.get(i, "id", "int")
-            if image_id in seen:
-                raise records.error(i, f"duplicate image id {image_id}")
-            seen.add(image_id)
-            width, height = records.get(i, "width", "int"), records.get(i, "height", "int")
-            if width <= 0 or height <= 0:
-                raise records.error(i, f"width and height must be positive, got {width}x{height}")
-            images.append(CocoImage(image_id, records.get(i, "file_name", "str"), width, height))
-        return images
-
-    @staticmethod
-    def _read_annotations(
-        records: _Records, label_of: dict[int, int], images: list[CocoImage]
-    ) -> dict[int, list[CocoObject]]:
-        objects: dict[int, list[CocoObject]] = {image.image_id: [] for image in images}
-        known_cats = ", ".join(str(c) for c in label_of)
-        for i in range(len(records.items)):
-            ann_id = records.get(i, "id", "int")
-            image_id = records.get(i, "image_id", "int")
-            if image_id not in objects:
-                raise records.error(i, f"unknown image_id {image_id} (not in 'images')")
-            category_id = records.get(i, "category_id", "int")
-            if category_id not in label_of:
-                raise records.error(i, f"unknown category_id {category_id} (known: {known_cats})")
-            bbox = records.get(i, "bbox", "list")
-            if len(bbox) != 4 or not all(_is_number(v) for v in bbox):
-                raise records.error(i, f"bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
-            x, y, w, h = (float(v) for v in bbox)
-            if w < 0 or h < 0:
-                raise records.error(i, f"bbox has negative width or height: {bbox!r}")
-            iscrowd = records.get(i, "iscrowd", "int", default=0)
-            area = float(records.get(i, "area", "number", default=w * h))
-            polygons = _polygons(records, i)
-            label = label_of[category_id]
-            obj = CocoObject(ann_id, label, (x, y, w, h), bool(iscrowd), area, polygons)
-            objects[image_id].append(obj)
-        return objects
 
     def _resolve(self, index: int, image: CocoImage) -> CocoImage:
         candidates = [root / image.file_name for root in self.image_roots]
