@@ -10,6 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from compiler.detection.box_ops import batched_nms as batched_nms
+from compiler.detection.box_ops import box_iou as box_iou
+from compiler.detection.box_ops import nms as nms
+
 
 def max_unpool2d(x: Tensor, indices: Tensor, output_size: tuple[int, int]) -> Tensor:
     """Max-unpooling that *sums* values routed to the same position.

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from compiler.anchors import boxes_per_cell, ssd_default_boxes, ssd_scales
+from compiler.detection.anchors import boxes_per_cell, ssd_default_boxes, ssd_scales
 
 SSD300_SIZES = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
 SSD300_RATIOS = [[2], [2, 3], [2, 3], [2, 3], [2], [2]]

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from compiler.box_coding import decode, encode, match, pad_targets
-from compiler.box_ops import box_convert
+from compiler.detection.box_coding import decode, encode, match, pad_targets
+from compiler.detection.box_ops import box_convert
 
 
 def test_encode_hand_value():

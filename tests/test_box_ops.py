@@ -7,7 +7,8 @@ import time
 import pytest
 import torch
 
-from compiler.box_ops import batched_nms, box_area, box_convert, box_iou, clip_boxes, nms
+from compiler import ops
+from compiler.detection.box_ops import batched_nms, box_area, box_convert, box_iou, clip_boxes, nms
 
 
 def ref_iou(a: list[float], b: list[float]) -> float:
@@ -66,6 +67,22 @@ def test_box_iou_matches_reference_and_broadcasts():
     batched = box_iou(torch.stack((boxes1, boxes1.flip(0))), boxes2[None])
     torch.testing.assert_close(batched[0], iou)
     torch.testing.assert_close(batched[1], iou.flip(0))
+
+
+def test_runtime_ops_reexport_box_ops():
+    """Generated model sources only import ``compiler.ops``; it must hand out the same objects."""
+    assert ops.box_iou is box_iou
+    assert ops.batched_nms is batched_nms
+    assert ops.nms is nms
+    # Side by side, half overlapping: inter 1 * 2 = 2, union 4 + 4 - 2 = 6, IoU 1/3.
+    a = torch.tensor([[0.0, 0.0, 2.0, 2.0]], dtype=torch.float64)
+    b = torch.tensor([[1.0, 0.0, 3.0, 2.0]], dtype=torch.float64)
+    torch.testing.assert_close(ops.box_iou(a, b), torch.tensor([[1 / 3]], dtype=torch.float64))
+    boxes = torch.cat((a, b))
+    scores = torch.tensor([0.9, 0.8], dtype=torch.float64)
+    # 1/3 > 0.3: the lower-scored box goes unless it has another label.
+    assert ops.batched_nms(boxes, scores, torch.tensor([1, 1]), 0.3).tolist() == [0]
+    assert ops.batched_nms(boxes, scores, torch.tensor([1, 2]), 0.3).tolist() == [0, 1]
 
 
 def test_box_convert_and_clip():

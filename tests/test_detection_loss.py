@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from compiler.detection_loss import hard_negative_mask, multibox_loss
-from compiler.yolo_loss import yolo_v1_loss
+from compiler.detection.ssd_loss import hard_negative_mask, multibox_loss
+from compiler.detection.yolo_loss import yolo_v1_loss
 
 
 def cross_entropy(logits: list[float], target: int) -> float:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from compiler.postprocess import decode_ssd, decode_yolo
+from compiler.detection.postprocess import decode_ssd, decode_yolo
 
 IMAGE = (100, 200)  # height, width
 

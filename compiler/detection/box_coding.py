@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from compiler.box_ops import box_convert, box_iou
+from compiler.detection.box_ops import box_convert, box_iou
 
 Variances = tuple[float, float]
 
@@ -72,6 +72,36 @@ def pad_targets(
     return boxes, labels
 
 
+def _anchor_iou(gt_boxes: Tensor, anchors: Tensor, valid: Tensor) -> Tensor:
+    """IoU of every ground truth with every anchor, ``[N, G, A]``, ready for ``max``.
+
+    NaN (a zero-area box against a zero-area anchor) becomes 0, so it never counts as an
+    overlap, and padded ground truths get -1, below any real IoU, so no anchor picks them.
+    """
+    anchors_xyxy = box_convert(anchors, "cxcywh", "xyxy")
+    iou = box_iou(gt_boxes, anchors_xyxy[None])
+    return iou.nan_to_num(nan=0.0).masked_fill(~valid[..., None], -1.0)
+
+
+def _forced_gt(iou: Tensor, valid: Tensor) -> Tensor:
+    """Per anchor, the ground truth that claims it as its best anchor, else -1: ``[N, A]``.
+
+    This is the rule that gives every object at least one anchor, even one that no anchor
+    overlaps by ``iou_threshold``. ``scatter_reduce("amax")`` of the gt index makes the later
+    ground truth win deterministically when two share a best anchor; a ground truth that
+    overlaps no anchor at all (best IoU 0) claims nothing.
+    """
+    batch, num_gt, num_anchors = iou.shape
+    best_anchor_iou, best_anchor = iou.max(dim=2)  # per ground truth: [N, G]
+    gt_index = torch.arange(num_gt, device=iou.device).expand(batch, num_gt)
+    forcing = valid & (best_anchor_iou > 0)
+    forced_gt = torch.full((batch, num_anchors), -1, dtype=torch.int64, device=iou.device)
+    forced_gt.scatter_reduce_(
+        1, best_anchor, torch.where(forcing, gt_index, -1), reduce="amax", include_self=True
+    )
+    return forced_gt
+
+
 def match(
     gt_boxes: Tensor,
     gt_labels: Tensor,
@@ -112,25 +142,12 @@ def match(
             gt_boxes.new_zeros(batch, num_anchors, 4),
         )
 
-    anchors_xyxy = box_convert(anchors, "cxcywh", "xyxy")
-    iou = box_iou(gt_boxes, anchors_xyxy[None])  # [N, G, A]
-    iou = iou.nan_to_num(nan=0.0).masked_fill(~valid[..., None], -1.0)
-
+    iou = _anchor_iou(gt_boxes, anchors, valid)  # [N, G, A]
     best_iou, best_gt = iou.max(dim=1)  # per anchor: [N, A]
-    positive = best_iou >= iou_threshold
-
-    # Force each ground truth's best anchor. scatter_reduce("amax") of the gt index makes the
-    # later ground truth win deterministically when two share an anchor.
-    best_anchor_iou, best_anchor = iou.max(dim=2)  # per ground truth: [N, G]
-    gt_index = torch.arange(num_gt, device=gt_labels.device).expand(batch, num_gt)
-    forcing = valid & (best_anchor_iou > 0)
-    forced_gt = torch.full((batch, num_anchors), -1, dtype=torch.int64, device=gt_labels.device)
-    forced_gt.scatter_reduce_(
-        1, best_anchor, torch.where(forcing, gt_index, -1), reduce="amax", include_self=True
-    )
+    forced_gt = _forced_gt(iou, valid)
     is_forced = forced_gt >= 0
     best_gt = torch.where(is_forced, forced_gt, best_gt)
-    positive |= is_forced
+    positive = (best_iou >= iou_threshold) | is_forced
 
     matched_labels = torch.gather(gt_labels, 1, best_gt) * positive
     matched_boxes = torch.gather(gt_boxes, 1, best_gt[..., None].expand(-1, -1, 4))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from compiler.box_coding import Variances, decode
-from compiler.box_ops import batched_nms, clip_boxes
-from compiler.yolo_loss import split_yolo_output, yolo_boxes_xyxy
+from compiler.detection.box_coding import Variances, decode
+from compiler.detection.box_ops import batched_nms, clip_boxes
+from compiler.detection.yolo_loss import split_yolo_output, yolo_boxes_xyxy
 
 
 def _to_pixels(boxes: Tensor, image_size: tuple[int, int]) -> Tensor:
@@ -95,7 +95,7 @@ def decode_yolo(
     iou_threshold: float = 0.5,
     top_k: int = 100,
 ) -> list[dict[str, Tensor]]:
-    """YOLOv1 detections from ``pred [N, S, S, B*5 + C]`` (layout: ``compiler.yolo_loss``).
+    """YOLOv1 detections from ``pred [N, S, S, B*5 + C]`` (layout: ``yolo_loss``).
 
     Every predictor proposes its box for every class with the class-specific score
     ``conf * class score`` (paper, section 2: Pr(class | object) * Pr(object) * IoU). Raw

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from compiler.box_coding import Variances, encode, match, pad_targets
-from compiler.box_ops import box_convert
+from compiler.detection.box_coding import Variances, encode, match, pad_targets
+from compiler.detection.box_ops import box_convert
+
+BoxLoss = Literal["smooth_l1", "mse"]
 
 
 def hard_negative_mask(background_loss: Tensor, positive: Tensor, neg_pos_ratio: int) -> Tensor:
@@ -47,6 +49,49 @@ def hard_negative_mask(background_loss: Tensor, positive: Tensor, neg_pos_ratio:
     return (rank < budget[:, None]) & ~positive
 
 
+def _classification_loss(
+    cls_logits: Tensor, matched_labels: Tensor, neg_pos_ratio: int, normaliser: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Cross-entropy summed over positives and mined negatives, over ``normaliser``.
+
+    Returns the loss and the mined negatives' ``[N, A]`` mask. Every anchor's cross-entropy
+    is computed once: for a negative anchor it *is* its background loss, so the same values
+    rank the negatives (detached, so mining picks anchors without being differentiated).
+    """
+    batch, num_anchors, num_classes = cls_logits.shape
+    positive = matched_labels > 0
+    cross_entropy = F.cross_entropy(
+        cls_logits.reshape(-1, num_classes), matched_labels.reshape(-1), reduction="none"
+    ).reshape(batch, num_anchors)
+    negative = hard_negative_mask(cross_entropy.detach(), positive, neg_pos_ratio)
+    cls_loss = torch.where(positive | negative, cross_entropy, 0.0).sum() / normaliser
+    return cls_loss, negative
+
+
+def _regression_loss(
+    box_preds: Tensor,
+    matched_boxes: Tensor,
+    anchors: Tensor,
+    positive: Tensor,
+    box_loss: BoxLoss,
+    variances: Variances,
+    normaliser: Tensor,
+) -> Tensor:
+    """Box loss on the encoded offsets, summed over positive anchors, over ``normaliser``.
+
+    Background anchors get their own box as a stand-in target: it encodes to finite
+    offsets, so masking the loss afterwards cannot let a NaN or inf leak into gradients.
+    """
+    anchors_xyxy = box_convert(anchors, "cxcywh", "xyxy").expand_as(matched_boxes)
+    safe_boxes = torch.where(positive[..., None], matched_boxes, anchors_xyxy)
+    target_offsets = encode(safe_boxes, anchors, variances)
+    if box_loss == "smooth_l1":
+        per_coord = F.smooth_l1_loss(box_preds, target_offsets, reduction="none", beta=1.0)
+    else:
+        per_coord = F.mse_loss(box_preds, target_offsets, reduction="none")
+    return torch.where(positive[..., None], per_coord, 0.0).sum() / normaliser
+
+
 def multibox_loss(
     cls_logits: Tensor,
     box_preds: Tensor,
@@ -54,7 +99,7 @@ def multibox_loss(
     targets: list[dict[str, Tensor]],
     *,
     image_size: tuple[int, int] | None,
-    box_loss: Literal["smooth_l1", "mse"] = "smooth_l1",
+    box_loss: BoxLoss = "smooth_l1",
     box_weight: float = 1.0,
     neg_pos_ratio: int = 3,
     iou_threshold: float = 0.5,
@@ -84,7 +129,7 @@ def multibox_loss(
     """
     if box_loss not in ("smooth_l1", "mse"):
         raise ValueError(f"box_loss must be 'smooth_l1' or 'mse', got {box_loss!r}")
-    batch, num_anchors, num_classes = cls_logits.shape
+    batch = cls_logits.shape[0]
     if len(targets) != batch:
         raise ValueError(f"got {len(targets)} targets for a batch of {batch}")
     anchors = anchors.to(device=box_preds.device, dtype=box_preds.dtype)
@@ -95,24 +140,10 @@ def multibox_loss(
     total_pos = positive.sum()
     normaliser = total_pos.clamp(min=1).to(box_preds.dtype)
 
-    cross_entropy = F.cross_entropy(
-        cls_logits.reshape(-1, num_classes), matched_labels.reshape(-1), reduction="none"
-    ).reshape(batch, num_anchors)
-    # For a negative anchor the cross-entropy *is* its background loss, so it ranks them.
-    negative = hard_negative_mask(cross_entropy.detach(), positive, neg_pos_ratio)
-    cls_loss = torch.where(positive | negative, cross_entropy, 0.0).sum() / normaliser
-
-    # Background anchors get their own box as a stand-in target: it encodes to finite
-    # offsets, so masking the loss afterwards cannot let a NaN or inf leak into gradients.
-    anchors_xyxy = box_convert(anchors, "cxcywh", "xyxy").expand_as(matched_boxes)
-    safe_boxes = torch.where(positive[..., None], matched_boxes, anchors_xyxy)
-    target_offsets = encode(safe_boxes, anchors, variances)
-    if box_loss == "smooth_l1":
-        per_coord = F.smooth_l1_loss(box_preds, target_offsets, reduction="none", beta=1.0)
-    else:
-        per_coord = F.mse_loss(box_preds, target_offsets, reduction="none")
-    reg_loss = torch.where(positive[..., None], per_coord, 0.0).sum() / normaliser
-
+    cls_loss, negative = _classification_loss(cls_logits, matched_labels, neg_pos_ratio, normaliser)
+    reg_loss = _regression_loss(
+        box_preds, matched_boxes, anchors, positive, box_loss, variances, normaliser
+    )
     return {
         "loss": cls_loss + box_weight * reg_loss,
         "cls_loss": cls_loss,

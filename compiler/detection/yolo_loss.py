@@ -16,11 +16,13 @@ A head that wants sigmoids or softmaxes applies them before calling the loss.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
-from compiler.box_coding import pad_targets
-from compiler.box_ops import box_convert
+from compiler.detection.box_coding import pad_targets
+from compiler.detection.box_ops import box_convert
 
 
 def split_yolo_output(pred: Tensor, S: int, B: int, C: int) -> tuple[Tensor, Tensor]:
@@ -56,6 +58,82 @@ def _matched_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     area2 = (boxes2[..., 2] - boxes2[..., 0]) * (boxes2[..., 3] - boxes2[..., 1])
     union = area1 + area2 - inter
     return torch.where(union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), 0.0)
+
+
+class _CellTargets(NamedTuple):
+    """The object each grid cell is responsible for (``[N, S*S]`` leading dimensions)."""
+
+    has_object: Tensor  # bool: the cell owns an object; the rest is meaningless elsewhere
+    box: Tensor  # [N, S*S, 4] the object's normalised xyxy box
+    cxcywh: Tensor  # [N, S*S, 4] the same box as (cx, cy, w, h)
+    label: Tensor  # int64 label in 1..C
+
+
+def _assign_cells(gt_boxes: Tensor, gt_labels: Tensor, S: int) -> _CellTargets:
+    """Give each cell the object whose centre falls in it, the lowest valid gt index on a clash.
+
+    YOLOv1 can express one object per cell, so later objects of a shared cell are ignored.
+    ``scatter_reduce("amin")`` of the gt index picks the first one without a Python loop;
+    cells without an object keep the sentinel ``G`` and are then clamped to a real index so
+    the gathers stay in range (``has_object`` masks them out of every loss term).
+    """
+    batch, num_gt = gt_labels.shape
+    valid = gt_labels > 0
+    gt_cxcywh = box_convert(gt_boxes, "xyxy", "cxcywh")
+    col = (gt_cxcywh[..., 0] * S).floor().long().clamp(0, S - 1)
+    row = (gt_cxcywh[..., 1] * S).floor().long().clamp(0, S - 1)
+    gt_index = torch.arange(num_gt, device=gt_labels.device).expand(batch, num_gt)
+    owner = torch.full((batch, S * S), num_gt, dtype=torch.int64, device=gt_labels.device)
+    owner.scatter_reduce_(1, row * S + col, torch.where(valid, gt_index, num_gt), reduce="amin")
+    has_object = owner < num_gt
+    owner = owner.clamp(max=num_gt - 1)
+    return _CellTargets(
+        has_object=has_object,
+        box=torch.gather(gt_boxes, 1, owner[..., None].expand(-1, -1, 4)),
+        cxcywh=torch.gather(gt_cxcywh, 1, owner[..., None].expand(-1, -1, 4)),
+        label=torch.gather(gt_labels, 1, owner),
+    )
+
+
+def _responsible_predictors(
+    predictors: Tensor, cells: _CellTargets, S: int
+) -> tuple[Tensor, Tensor]:
+    """Which of each cell's ``B`` predictors answers for its object, ``[N, S*S, B]`` bool.
+
+    The one whose current box overlaps the object most (``argmax``: the first on ties), as
+    in the paper. Also returns every predictor's IoU with its cell's object, computed
+    without autograd: it only chooses predictors and serves as the (constant) rescore target.
+    """
+    with torch.no_grad():
+        iou = _matched_iou(yolo_boxes_xyxy(predictors, S), cells.box[:, :, None, :])
+    best = iou.argmax(dim=2, keepdim=True)  # [N, S*S, 1]
+    responsible = torch.zeros_like(iou, dtype=torch.bool).scatter_(2, best, True)
+    responsible &= cells.has_object[..., None]
+    return responsible, iou
+
+
+def _box_targets(cells: _CellTargets, S: int) -> Tensor:
+    """Regression targets ``[N, S*S, 4]`` in the prediction layout of the module docstring.
+
+    The centre as an offset inside its own cell (cell units) and the square roots of the
+    size, so the loss compares like with like without transforming the raw predictions.
+    """
+    cell = torch.arange(S * S, device=cells.cxcywh.device)
+    offset_x = cells.cxcywh[..., 0] * S - (cell % S)
+    offset_y = cells.cxcywh[..., 1] * S - (cell // S)
+    sqrt_size = cells.cxcywh[..., 2:].clamp(min=0).sqrt()
+    return torch.cat((offset_x[..., None], offset_y[..., None], sqrt_size), dim=-1)
+
+
+def _class_loss(class_scores: Tensor, cells: _CellTargets, C: int) -> Tensor:
+    """Squared error of the class scores ``[N, S*S, C]`` against the one-hot label, summed.
+
+    Only cells that own an object count: the scores are conditional probabilities
+    Pr(class | object), which the paper regresses directly (no softmax).
+    """
+    one_hot = torch.nn.functional.one_hot((cells.label - 1).clamp(min=0), C)
+    cls_error = (class_scores - one_hot.to(class_scores.dtype)).pow(2).sum(dim=-1)
+    return torch.where(cells.has_object, cls_error, 0.0).sum()
 
 
 def yolo_v1_loss(
@@ -95,34 +173,10 @@ def yolo_v1_loss(
     batch = pred.shape[0]
     predictors, class_scores = split_yolo_output(pred, S, B, C)
     gt_boxes, gt_labels = pad_targets(targets, image_size, pred.device, pred.dtype)
-    num_gt = gt_labels.shape[1]
-    valid = gt_labels > 0
+    cells = _assign_cells(gt_boxes, gt_labels, S)
+    responsible, iou = _responsible_predictors(predictors, cells, S)
 
-    # Cell of each object's centre, and one owner per cell: the lowest valid gt index.
-    gt_cxcywh = box_convert(gt_boxes, "xyxy", "cxcywh")
-    col = (gt_cxcywh[..., 0] * S).floor().long().clamp(0, S - 1)
-    row = (gt_cxcywh[..., 1] * S).floor().long().clamp(0, S - 1)
-    gt_index = torch.arange(num_gt, device=pred.device).expand(batch, num_gt)
-    owner = torch.full((batch, S * S), num_gt, dtype=torch.int64, device=pred.device)
-    owner.scatter_reduce_(1, row * S + col, torch.where(valid, gt_index, num_gt), reduce="amin")
-    has_object = owner < num_gt  # [N, S*S]
-    owner = owner.clamp(max=num_gt - 1)
-    cell_box = torch.gather(gt_boxes, 1, owner[..., None].expand(-1, -1, 4))  # [N, S*S, 4]
-    cell_cxcywh = torch.gather(gt_cxcywh, 1, owner[..., None].expand(-1, -1, 4))
-    cell_label = torch.gather(gt_labels, 1, owner)
-
-    # Responsible predictor: highest IoU with the cell's object (argmax: first on ties).
-    with torch.no_grad():
-        iou = _matched_iou(yolo_boxes_xyxy(predictors, S), cell_box[:, :, None, :])
-    best = iou.argmax(dim=2, keepdim=True)  # [N, S*S, 1]
-    responsible = torch.zeros_like(iou, dtype=torch.bool).scatter_(2, best, True)
-    responsible &= has_object[..., None]  # [N, S*S, B]
-
-    cell = torch.arange(S * S, device=pred.device)
-    offset_x = cell_cxcywh[..., 0] * S - (cell % S)
-    offset_y = cell_cxcywh[..., 1] * S - (cell // S)
-    sqrt_size = cell_cxcywh[..., 2:].clamp(min=0).sqrt()
-    box_target = torch.cat((offset_x[..., None], offset_y[..., None], sqrt_size), dim=-1)
+    box_target = _box_targets(cells, S)
     coord_error = (predictors[..., :4] - box_target[:, :, None, :]).pow(2).sum(dim=-1)
     coord = lambda_coord * torch.where(responsible, coord_error, 0.0).sum()
 
@@ -131,9 +185,7 @@ def yolo_v1_loss(
     obj = torch.where(responsible, (conf - conf_target).pow(2), 0.0).sum()
     noobj = lambda_noobj * torch.where(responsible, 0.0, conf.pow(2)).sum()
 
-    one_hot = torch.nn.functional.one_hot((cell_label - 1).clamp(min=0), C).to(pred.dtype)
-    cls_error = (class_scores - one_hot).pow(2).sum(dim=-1)
-    cls = torch.where(has_object, cls_error, 0.0).sum()
+    cls = _class_loss(class_scores, cells, C)
 
     coord, obj, noobj, cls = coord / batch, obj / batch, noobj / batch, cls / batch
     return {
