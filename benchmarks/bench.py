@@ -2,29 +2,34 @@
 
 :func:`run_job` is the ``run_one`` callback of :func:`benchmarks.sweep.run_sweep`; it
 returns the row of results for one (spec, settings) pair and leaves the final weights
-(``weights.pt``) and a ``config.json`` in the job's folder.
+(``weights.pt``) and a ``config.json`` in the job's folder. It runs four steps, each fed
+by the previous one: build (spec -> untrained model), fit (data, task, training), measure
+(held-out metrics, timing, FLOPs cross-check) and row (the results row and job files).
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
+from benchmarks.atomic import atomic_write_text
 from benchmarks.data import collate, make_dataset
+from benchmarks.detection_task import DetectionTask
 from benchmarks.distributed import DistributedContext, make_loader, wrap_model
-from benchmarks.results import atomic_write_text
-from benchmarks.task_registry import task_for
-from benchmarks.tasks import Task
-from benchmarks.timing import measure_latency, peak_memory_mb, time_forward
-from benchmarks.train import TrainConfig, evaluate, train
+from benchmarks.measure import counted_gflops, flops_mismatch, time_model
+from benchmarks.plan import Job
+from benchmarks.tasks import SegmentationTask, Task
+from benchmarks.train import TrainConfig, TrainResult, evaluate, train
 from compiler import GraphNet, compile_graph
-from graphspec import Spec, load_spec, totals
-from graphspec.schema import InputShape
+from graphspec import Graph, Spec, SpecError, Totals, load_spec, totals
+from graphspec.schema import InputShape, SSDHead, YOLOHead
 
 DEFAULTS: dict[str, Any] = {
     "epochs": 10,
@@ -59,152 +64,223 @@ def _image_size(value: Any, spec: Spec) -> tuple[int, int]:
     return (int(value[0]), int(value[1]))
 
 
-def counted_gflops(model: torch.nn.Module, example: torch.Tensor) -> float:
-    """GFLOPs per image as ``torch.utils.flop_counter`` counts them (cross-check)."""
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(example)
-    return counter.get_total_flops() / example.shape[0] / 1e9
+def _data_classes(spec: Spec) -> int:
+    """Classes the data must have: background included, which detection specs leave out."""
+    return spec.classes if spec.task == "segmentation" else spec.classes + 1
 
 
-def run_job(
-    job: Any, job_dir: Path, ctx: DistributedContext | None = None, progress: bool = True
-) -> dict[str, Any]:
-    """Train, evaluate and time one spec under ``job.settings``; return its results row."""
-    settings = {**DEFAULTS, **job.settings}
-    ctx = ctx or DistributedContext()
-    device = torch.device(settings["device"]) if not ctx.is_distributed else ctx.device
+def task_for(spec: Spec, dataset: Any, graph: Graph) -> Task:
+    """The task object for ``spec``; its class count must match the data's.
+
+    Segmentation counts background as a class (``classes`` = K + 1); detection specs give
+    the K object classes and the head adds background where it needs one."""
+    data_classes = getattr(dataset, "num_classes", None)
+    if data_classes is not None and data_classes != _data_classes(spec):
+        want = data_classes if spec.task == "segmentation" else data_classes - 1
+        raise SpecError.at(
+            spec.source.locate(("classes",)),
+            f"class count does not match "
+            f"the data (expected {want} for this dataset, got {spec.classes})",
+        )
+    if spec.task == "segmentation":
+        return SegmentationTask(spec.classes)
+    if spec.task == "detection" and graph.detection is not None:
+        assert isinstance(spec.head, SSDHead | YOLOHead)
+        size = (spec.input.height, spec.input.width)
+        return DetectionTask(spec.head, graph.detection, size)
+    raise SpecError.at(
+        spec.source.locate(("task",)),
+        f"task '{spec.task}' cannot be "
+        "benchmarked yet (expected segmentation, or detection with an ssd or yolo head)",
+    )
+
+
+@dataclass
+class _Built:
+    """A spec compiled at the job's input size, its untrained model and its cost on paper."""
+
+    spec: Spec
+    size: tuple[int, int]
+    graph: Graph
+    model: nn.Module
+    static: Totals
+    gflops_counted: float
+
+
+@dataclass
+class _Fitted:
+    """The trained model: ``net`` is the plain module (weights, timing), ``runner`` what to
+    call (DDP-wrapped and/or compiled); plus what evaluation and the row need."""
+
+    task: Task
+    net: nn.Module
+    runner: nn.Module
+    config: TrainConfig
+    result: TrainResult
+    eval_loader: DataLoader
+    train_images: int
+    eval_images: int
+
+
+@dataclass
+class _Measured:
+    """Held-out metrics, timing, and a warning when the two FLOP counts disagree."""
+
+    metrics: dict[str, float]
+    timing: dict[str, float]
+    warning: str | None
+
+
+def _build(job: Job, settings: Mapping[str, Any]) -> _Built:
+    """Load the spec at the job's size, compile it and build its model.
+
+    The seed is set before the model is built so its initial weights follow ``seed``. FLOPs
+    are counted here, on the fresh CPU model before DDP or torch.compile wrap it; the random
+    example drawn for that comes before training, so training's random stream follows it.
+    """
     spec = load_spec(job.spec_file)
     size = _image_size(settings["image_size"], spec)
     spec = with_input_size(spec, size)
     torch.manual_seed(settings["seed"])
+    graph = compile_graph(spec)
+    model = GraphNet(graph)
+    example = torch.rand(1, spec.input.channels, *size)
+    return _Built(spec, size, graph, model, totals(graph), counted_gflops(model, example))
 
-    # Data class counts include background; detection specs count object classes only.
-    classes = spec.classes if spec.task == "segmentation" else spec.classes + 1
-    train_set = make_dataset(
-        settings["data"],
-        "train",
-        size,
+
+def _loader(
+    dataset: Dataset, settings: Mapping[str, Any], ctx: DistributedContext, shuffle: bool
+) -> DataLoader:
+    """Training loaders shuffle (seeded) and drop a ragged last batch; eval loaders keep all."""
+    batch_size = settings["batch_size"]
+    return make_loader(
+        dataset,
+        batch_size,
+        shuffle,
+        ctx,
+        workers=settings["workers"],
+        collate_fn=collate,
         seed=settings["seed"],
-        limit=settings["limit"],
-        num_classes=classes,
+        drop_last=shuffle and len(dataset) > batch_size,
+    )
+
+
+def _fit(
+    built: _Built,
+    settings: Mapping[str, Any],
+    ctx: DistributedContext,
+    device: torch.device,
+    progress: bool,
+    desc: str,
+) -> _Fitted:
+    """Open both data splits (so bad data fails before training), pick the task, train."""
+    data, seed, classes = settings["data"], settings["seed"], _data_classes(built.spec)
+    train_set = make_dataset(
+        data, "train", built.size, seed=seed, limit=settings["limit"], num_classes=classes
     )
     eval_set = make_dataset(
-        settings["data"], settings["eval_split"], size, seed=settings["seed"], num_classes=classes
+        data, settings["eval_split"], built.size, seed=seed, num_classes=classes
     )
-    graph = compile_graph(spec)
-    task: Task = task_for(spec, train_set, graph)
-    model = GraphNet(graph)
-    static = totals(graph)
-    example = torch.rand(1, spec.input.channels, *size)
-    gflops_counted = counted_gflops(model, example)
-
+    task = task_for(built.spec, train_set, built.graph)
     config = TrainConfig(
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
         lr=settings["lr"],
         device=device,
-        seed=settings["seed"],
-        progress=progress and ctx.is_main,
-        desc=job.name,
+        seed=seed,
+        progress=progress,
+        desc=desc,
     )
-    model = wrap_model(model, ctx, channels_last=config.use_channels_last)
+    model = wrap_model(built.model, ctx, channels_last=config.use_channels_last)
     runner = torch.compile(model) if settings["compile"] else model
-    train_loader = make_loader(
-        train_set,
-        settings["batch_size"],
-        True,
-        ctx,
-        workers=settings["workers"],
-        collate_fn=collate,
-        seed=settings["seed"],
-        drop_last=len(train_set) > settings["batch_size"],
-    )
-    eval_loader = make_loader(
-        eval_set,
-        settings["batch_size"],
-        False,
-        ctx,
-        workers=settings["workers"],
-        collate_fn=collate,
-    )
+    train_loader = _loader(train_set, settings, ctx, shuffle=True)
+    eval_loader = _loader(eval_set, settings, ctx, shuffle=False)
     result = train(runner, task, train_loader, config)
-    metrics = evaluate(
-        runner,
-        task,
-        eval_loader,
-        device,
-        amp=config.use_amp,
-        channels_last=config.use_channels_last,
-    )
-
     net = model.module if hasattr(model, "module") else model
-    timing = _time_model(net, runner, spec, size, settings["batch_size"], device, config)
+    return _Fitted(task, net, runner, config, result, eval_loader, len(train_set), len(eval_set))
+
+
+def _measure(built: _Built, fitted: _Fitted, batch_size: int, device: torch.device) -> _Measured:
+    """Score the trained model on the held-out split, time it, cross-check the FLOPs."""
+    amp, channels_last = fitted.config.use_amp, fitted.config.use_channels_last
+    runner = fitted.runner
+    metrics = evaluate(
+        runner, fitted.task, fitted.eval_loader, device, amp=amp, channels_last=channels_last
+    )
+    image_shape = (built.spec.input.channels, *built.size)
+    timing = time_model(
+        fitted.net, runner, image_shape, batch_size, device, amp=amp, channels_last=channels_last
+    )
+    warning = flops_mismatch(built.static.gflops, built.gflops_counted)
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    return _Measured(numbers, timing, warning)
+
+
+def _row(
+    built: _Built,
+    fitted: _Fitted,
+    measured: _Measured,
+    settings: Mapping[str, Any],
+    device: torch.device,
+    world_size: int,
+) -> dict[str, Any]:
+    """The results row; its key order is the order of the extra columns in results.csv."""
+    size = built.size
     row: dict[str, Any] = {
-        "spec": spec.name,
-        "task": spec.task,
-        "params": static["params"],
-        "gflops": static["flops"] / 1e9,
-        "gflops_counted": gflops_counted,
-        **timing,
-        "train_s": result.train_s,
-        "final_loss": result.final_loss,
+        "spec": built.spec.name,
+        "task": built.spec.task,
+        "params": built.static.params,
+        "gflops": built.static.gflops,
+        "gflops_counted": built.gflops_counted,
+        **measured.timing,
+        "train_s": fitted.result.train_s,
+        "final_loss": fitted.result.final_loss,
         "epochs": settings["epochs"],
         "image_size": f"{size[0]}x{size[1]}",
         "batch_size": settings["batch_size"],
         "device": str(device),
-        "dtype": "bf16" if config.use_amp else "fp32",
+        "dtype": "bf16" if fitted.config.use_amp else "fp32",
         "seed": settings["seed"],
         "data": settings["data"],
-        "train_images": len(train_set),
-        "eval_images": len(eval_set),
-        "world_size": ctx.world_size,
-        **{k: v for k, v in metrics.items() if isinstance(v, int | float)},
+        "train_images": fitted.train_images,
+        "eval_images": fitted.eval_images,
+        "world_size": world_size,
+        **measured.metrics,
     }
-    if not math.isclose(row["gflops"], gflops_counted, rel_tol=0.01, abs_tol=1e-6):
-        row["warning"] = (
-            f"static GFLOPs {row['gflops']:.4f} differ from FlopCounterMode {gflops_counted:.4f}"
-        )
-    if ctx.is_main:
-        torch.save(net.state_dict(), job_dir / "weights.pt")
-        config_json = {
-            "spec_file": str(job.spec_file),
-            "settings": settings,
-            "row": row,
-            "loss_history": result.loss_history,
-            "logs": result.logs,
-        }
-        atomic_write_text(job_dir / "config.json", json.dumps(config_json, indent=2, default=str))
+    if measured.warning is not None:
+        row["warning"] = measured.warning
     return row
 
 
-def _time_model(
-    net: torch.nn.Module,
-    runner: torch.nn.Module,
-    spec: Spec,
-    size: tuple[int, int],
-    batch_size: int,
-    device: torch.device,
-    config: TrainConfig,
-) -> dict[str, float]:
-    """Latency at batch 1, throughput and peak memory at the training batch size."""
-    memory_format = torch.channels_last if config.use_channels_last else torch.contiguous_format
-    net.eval()
-    one = torch.rand(1, spec.input.channels, *size, device=device).contiguous(
-        memory_format=memory_format
-    )
-    batch = torch.rand(batch_size, spec.input.channels, *size, device=device).contiguous(
-        memory_format=memory_format
-    )
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.use_amp)
-    with autocast:
-        latency = measure_latency(runner, one, device=device)
-        stats = time_forward(runner, batch, device=device)
-        with torch.inference_mode():
-            peak = peak_memory_mb(lambda: runner(batch), device)
-    return {
-        "latency_ms": latency.median_ms,
-        "latency_iqr_ms": latency.iqr_ms,
-        "throughput_ips": batch_size / stats.median_s,
-        "peak_mem_mb": peak,
+def _save_job_files(
+    job: Job, job_dir: Path, settings: Mapping[str, Any], row: dict[str, Any], fitted: _Fitted
+) -> None:
+    """Final weights and a config.json with the settings, the row and the training logs."""
+    torch.save(fitted.net.state_dict(), job_dir / "weights.pt")
+    config_json = {
+        "spec_file": str(job.spec_file),
+        "settings": settings,
+        "row": row,
+        "loss_history": fitted.result.loss_history,
+        "logs": fitted.result.logs,
     }
+    atomic_write_text(job_dir / "config.json", json.dumps(config_json, indent=2, default=str))
+
+
+def run_job(
+    job: Job, job_dir: Path, ctx: DistributedContext | None = None, progress: bool = True
+) -> dict[str, Any]:
+    """Train, evaluate and time one spec under ``job.settings``; return its results row.
+
+    Every rank of a DDP job runs all steps; only the main rank writes the job's files.
+    """
+    settings = {**DEFAULTS, **job.settings}
+    ctx = ctx or DistributedContext()
+    device = torch.device(settings["device"]) if not ctx.is_distributed else ctx.device
+    built = _build(job, settings)
+    fitted = _fit(built, settings, ctx, device, progress=progress and ctx.is_main, desc=job.name)
+    measured = _measure(built, fitted, settings["batch_size"], device)
+    row = _row(built, fitted, measured, settings, device, ctx.world_size)
+    if ctx.is_main:
+        _save_job_files(job, job_dir, settings, row, fitted)
+    return row

@@ -1,8 +1,8 @@
 """The detection :class:`~benchmarks.tasks.Task`: joint class + box loss, NMS decoding, mAP.
 
 The compiled model returns ``(scores [N, A, C+1], offsets [N, A, 4])`` for an SSD head or
-an ``[N, S, S, B*5 + C]`` grid for a YOLO head; which one is read from the graph's
-``detection`` attribute, set by the compiler's detection head pass.
+an ``[N, S, S, B*5 + C]`` grid for a YOLO head; the layout (anchors, grid) is read from the
+graph's :class:`~graphspec.DetectionHead`, set by the compiler's detection head pass.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from benchmarks.data import Batch
 from benchmarks.metrics import detection_map
-from benchmarks.tasks import Batch, Task
-from compiler.anchors import ssd_default_boxes
-from compiler.detection_loss import multibox_loss
-from compiler.postprocess import decode_ssd, decode_yolo
-from compiler.yolo_loss import yolo_v1_loss
+from benchmarks.tasks import Task
+from compiler.detection.anchors import ssd_default_boxes
+from compiler.detection.postprocess import decode_ssd, decode_yolo
+from compiler.detection.ssd_loss import multibox_loss
+from compiler.detection.yolo_loss import yolo_v1_loss
+from graphspec import DetectionHead
 from graphspec.schema import SSDHead, YOLOHead
 
 
@@ -70,22 +72,23 @@ class DetectionTask(Task):
     name = "detection"
 
     def __init__(
-        self, head: SSDHead | YOLOHead, detection: dict[str, Any], image_size: tuple[int, int]
+        self, head: SSDHead | YOLOHead, detection: DetectionHead, image_size: tuple[int, int]
     ) -> None:
-        self.head = head
-        self.info = detection
-        self.num_classes = int(detection["num_classes"])
+        self.head = head  # loss settings; the anchor layout is read from ``detection`` only
+        self.detection = detection
+        self.num_classes = detection.num_classes
         self.image_size = image_size
         self._anchors: Tensor | None = None
 
     def anchors(self, device: torch.device) -> Tensor:
         if self._anchors is None or self._anchors.device != device:
-            info = self.info
+            layout = self.detection
+            assert layout.anchors is not None, "an SSD head records its anchors"
             self._anchors = ssd_default_boxes(
-                [tuple(s) for s in info["feature_sizes"]],
-                info["min_scale"],
-                info["max_scale"],
-                info["aspect_ratios"],
+                list(layout.feature_sizes),
+                layout.anchors.min_scale,
+                layout.anchors.max_scale,
+                [list(r) for r in layout.anchors.aspect_ratios],
                 device=device,
             )
         return self._anchors
@@ -110,8 +113,8 @@ class DetectionTask(Task):
             model_output.float(),
             targets,
             image_size=self.image_size,
-            S=self.head.grid,
-            B=self.head.boxes,
+            S=self.detection.grid,
+            B=self.detection.boxes,
             C=self.num_classes,
             lambda_coord=self.head.lambda_coord,
             lambda_noobj=self.head.lambda_noobj,
@@ -130,8 +133,8 @@ class DetectionTask(Task):
         return decode_yolo(
             model_output.float(),
             image_size=self.image_size,
-            S=self.head.grid,
-            B=self.head.boxes,
+            S=self.detection.grid,
+            B=self.detection.boxes,
             C=self.num_classes,
             score_threshold=0.01,
         )

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 __all__ = [
     "DistributedContext",
+    "launched_with_peers",
     "init_distributed",
     "wrap_model",
     "make_loader",
@@ -67,6 +68,11 @@ def current_rank() -> int:
 def current_world_size() -> int:
     """Size of the default group, 1 when no group is initialised."""
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def launched_with_peers() -> bool:
+    """True when a launcher such as ``torchrun`` started this process with peers to join."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def init_distributed(

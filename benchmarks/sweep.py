@@ -7,12 +7,13 @@ What it guarantees:
   (atomically), so a killed sweep loses at most the job that was running;
 * re-running the same sweep skips jobs whose key is already stored (``retry_failed=True``
   re-runs failed ones); a job's key hashes the spec bytes and settings, so an edited spec or
-  changed setting is a new job;
+  changed setting is a new job (:mod:`benchmarks.plan`);
 * an exception in one job (CUDA OOM, non-finite loss, a bug) is recorded as a ``failed`` row
   and the sweep goes on;
 * Ctrl-C / SIGTERM stop the sweep cleanly: the interrupted job records nothing, finished rows
   stay, and :attr:`SweepSummary.exit_code` is 130. A signal that arrives while a finished job's
-  row is being written is held until the write is done, so a finished job is never lost;
+  row is being written is held until the write is done, so a finished job is never lost
+  (:mod:`benchmarks.interrupts`);
 * ``select_shard`` splits one plan over several processes or machines (same run dir is fine:
   the store locks around appends).
 """
@@ -20,125 +21,24 @@ What it guarantees:
 from __future__ import annotations
 
 import contextlib
-import functools
-import itertools
 import json
-import re
-import signal
-import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
-from benchmarks.results import (
-    STATUS_FAILED,
-    STATUS_OK,
-    ResultsStore,
-    atomic_write_text,
-    file_hash,
-    job_key,
-)
+from benchmarks.atomic import atomic_write_text
+from benchmarks.interrupts import InterruptGuard
+from benchmarks.plan import JOBS_DIR, Job
+from benchmarks.results import STATUS_FAILED, STATUS_OK, ResultsStore
 
 PLAN_NAME = "sweep.json"
-JOBS_DIR = "jobs"
 ERROR_MAX_CHARS = 500
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-@dataclass
-class Job:
-    """One unit of a sweep: a spec file trained/evaluated/timed under one settings dict.
-
-    ``spec_hash`` (and so ``key``) is read from the file once and cached, so the key a job is
-    planned under is the key its row is stored under even if the file is edited mid-sweep.
-    """
-
-    spec_file: Path
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.spec_file = Path(self.spec_file)
-        self.settings = dict(self.settings)
-
-    @property
-    def name(self) -> str:
-        """Spec file stem, used in job directory names and as the default ``spec`` column."""
-        return self.spec_file.stem
-
-    @functools.cached_property
-    def spec_hash(self) -> str:
-        return file_hash(self.spec_file)
-
-    @functools.cached_property
-    def key(self) -> str:
-        return job_key(self.spec_hash, self.settings, spec_name=self.name)
-
-    @property
-    def dir_name(self) -> str:
-        """Job directory name: readable and unique per key."""
-        return f"{self.name}-{self.key[:8]}"
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-ready summary for sweep.json."""
-        return {
-            "name": self.name,
-            "spec_file": str(self.spec_file),
-            "spec_hash": self.spec_hash,
-            "key": self.key,
-            "job_dir": f"{JOBS_DIR}/{self.dir_name}",
-            "settings": self.settings,
-        }
-
-
-def plan_jobs(
-    spec_files: Iterable[str | Path], settings_list: Iterable[Mapping[str, Any]]
-) -> list[Job]:
-    """Cartesian product spec x settings, spec-major, in the given order.
-
-    Exact duplicates (same key: same file bytes, name and settings) are dropped, keeping the
-    first, because they would write the same results row.
-    """
-    settings_seq = [dict(s) for s in settings_list]
-    jobs: list[Job] = []
-    seen: set[str] = set()
-    for spec_file, settings in itertools.product(list(spec_files), settings_seq):
-        job = Job(Path(spec_file), settings)
-        if job.key not in seen:
-            seen.add(job.key)
-            jobs.append(job)
-    return jobs
-
-
-_SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-
-
-def parse_shard(shard: str) -> tuple[int, int]:
-    """``"i/n"`` -> (i, n) with 0 <= i < n; ValueError that says what is wrong otherwise."""
-    match = _SHARD_RE.match(shard)
-    if match is None:
-        raise ValueError(f"bad shard {shard!r}: expected 'i/n' with integers, e.g. '0/4'")
-    index, count = int(match.group(1)), int(match.group(2))
-    if count < 1:
-        raise ValueError(f"bad shard {shard!r}: the shard count n must be at least 1")
-    if index >= count:
-        raise ValueError(
-            f"bad shard {shard!r}: the index i is 0-based and must be below n={count} "
-            f"(valid: 0/{count} .. {count - 1}/{count})"
-        )
-    return index, count
-
-
-def select_shard(jobs: Sequence[Job], shard: str) -> list[Job]:
-    """Every n-th job starting at i: shards 0..n-1 partition the plan (round-robin, so each
-    shard gets a mix of specs rather than one shard getting all the big ones)."""
-    index, count = parse_shard(shard)
-    return list(jobs[index::count])
 
 
 @dataclass
@@ -163,6 +63,20 @@ class SweepSummary:
             return EXIT_FAILED
         return EXIT_OK
 
+    def count_skip(self, status: str) -> None:
+        """A job skipped because ``status`` is stored for it."""
+        self.skipped += 1
+        if status != STATUS_OK:
+            self.skipped_failed += 1
+
+    def count_row(self, job: Job, row: Mapping[str, Any]) -> None:
+        """A job that ran in this call and wrote ``row``."""
+        if row["status"] == STATUS_OK:
+            self.done += 1
+        else:
+            self.failed += 1
+            self.failed_jobs.append(job.dir_name)
+
 
 EventKind = Literal["skip", "start", "ok", "failed", "interrupted"]
 
@@ -179,59 +93,6 @@ class SweepEvent:
 
 
 RunOne = Callable[[Job, Path], Mapping[str, Any]]
-
-
-class SweepInterrupted(KeyboardInterrupt):
-    """Raised in the main thread on SIGINT/SIGTERM during a sweep.
-
-    A KeyboardInterrupt subclass (a BaseException), so ``except Exception`` in job code does
-    not swallow it.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-        self.signum = signum
-
-
-class _InterruptGuard:
-    """SIGINT/SIGTERM -> SweepInterrupted, with a deferral window around results writes."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self._previous: dict[int, Any] = {}
-        self._deferring = False
-        self._pending: int | None = None
-
-    def __enter__(self) -> _InterruptGuard:
-        # signal.signal only works in the main thread; elsewhere the caller keeps its handlers.
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._deferring:
-            self._pending = signum
-            return
-        raise SweepInterrupted(signum)
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold signals until the block is done, then raise for one that arrived meanwhile."""
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
-        if self._pending is not None:
-            signum, self._pending = self._pending, None
-            raise SweepInterrupted(signum)
 
 
 def _now() -> str:
@@ -297,6 +158,19 @@ def _write_traceback(job_dir: Path, exc: BaseException) -> None:
         (job_dir / "error.txt").write_text(text, encoding="utf-8")
 
 
+def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> dict[str, Any]:
+    """Run one job; its row, a failed row if it raised (interrupts propagate)."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_one(job, job_dir)
+        if not isinstance(result, Mapping):
+            raise TypeError(f"run_one returned {type(result).__name__}, not a dict")
+        return build_row(job, result)
+    except Exception as exc:
+        _write_traceback(job_dir, exc)
+        return build_failed_row(job, exc)
+
+
 def run_sweep(
     jobs: Sequence[Job],
     run_dir: str | Path,
@@ -322,7 +196,7 @@ def run_sweep(
         if on_event is not None:
             on_event(SweepEvent(kind, job, index, len(jobs), row))
 
-    guard = _InterruptGuard()
+    guard = InterruptGuard()
     with guard:
         index = 0
         try:
@@ -331,30 +205,16 @@ def run_sweep(
             stored = store.statuses()
             for index, job in enumerate(jobs):
                 status = stored.get(job.key)
-                if status == STATUS_OK or (status is not None and not retry_failed):
-                    summary.skipped += 1
-                    if status != STATUS_OK:
-                        summary.skipped_failed += 1
+                # Stored ok rows are always skipped; stored failures unless retry_failed.
+                if status is not None and (status == STATUS_OK or not retry_failed):
+                    summary.count_skip(status)
                     emit("skip", job, index, None)
                     continue
                 emit("start", job, index, None)
-                job_dir = run_dir / JOBS_DIR / job.dir_name
-                job_dir.mkdir(parents=True, exist_ok=True)
-                try:
-                    result = run_one(job, job_dir)
-                    if not isinstance(result, Mapping):
-                        raise TypeError(f"run_one returned {type(result).__name__}, not a dict")
-                    row = build_row(job, result)
-                except Exception as exc:
-                    _write_traceback(job_dir, exc)
-                    row = build_failed_row(job, exc)
+                row = _attempt(job, run_dir / JOBS_DIR / job.dir_name, run_one)
                 with guard.deferred():
                     store.append(row)
-                    if row["status"] == STATUS_OK:
-                        summary.done += 1
-                    else:
-                        summary.failed += 1
-                        summary.failed_jobs.append(job.dir_name)
+                    summary.count_row(job, row)
                 emit(row["status"], job, index, row)
         except KeyboardInterrupt:
             summary.interrupted = True

@@ -1,47 +1,60 @@
-"""The compiler driver: spec -> graph IR -> passes -> ``nn.Module``."""
+"""The compiler driver: spec -> graph IR -> passes, in one explicit order -> ``nn.Module``."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import networkx as nx
 from torch import nn
 
-from compiler.detection_heads import add_ssd_head, add_yolo_head
 from compiler.emit import GraphNet
-from compiler.fc_to_conv import fc_to_conv
-from compiler.heads import add_head
-from compiler.mirror_decoder import mirror_decoder
-from compiler.skips import add_skips
+from compiler.passes import (
+    add_segmentation_head,
+    add_skips,
+    add_ssd_head,
+    add_yolo_head,
+    fc_to_conv,
+    mirror_decoder,
+)
 from compiler.transfer import load_encoder_weights
-from graphspec import Spec, SpecError, build_graph, load_spec
-from graphspec.graph import enforce_budget
+from graphspec import Graph, Spec, build_graph, enforce_budget, load_spec
+
+Pass = Callable[[Graph, Spec], Graph]
 
 
-def compile_graph(spec: Spec, *, check_budget: bool = True) -> nx.DiGraph:
+@dataclass(frozen=True)
+class PassStep:
+    """A pass and the condition under which the driver runs it (passes that read a spec
+    section, such as ``decoder`` or ``head``, also return early without one)."""
+
+    run: Pass
+    applies: Callable[[Spec], bool] = lambda spec: True
+
+
+def _fully_convolutional(spec: Spec) -> bool:
+    """Dense prediction needs maps, not vectors: segmentation and SSD convert FC layers."""
+    return spec.task == "segmentation" or (spec.head is not None and spec.head.type == "ssd")
+
+
+PASSES: tuple[PassStep, ...] = (
+    PassStep(fc_to_conv, _fully_convolutional),
+    PassStep(mirror_decoder),
+    PassStep(add_skips),
+    PassStep(add_ssd_head),
+    PassStep(add_yolo_head),
+    PassStep(add_segmentation_head),
+)
+"""The pass order: FC -> conv, then the decoder and its skips, then the head."""
+
+
+def compile_graph(spec: Spec, *, check_budget: bool = True) -> Graph:
     """Run every pass the spec asks for and return the final graph IR."""
     graph = build_graph(spec, check_budget=False)
-    head_type = spec.head.type if spec.head is not None else None
-    if spec.task == "segmentation" or head_type == "ssd":
-        graph = fc_to_conv(graph)
-    decoder = spec.decoder
-    if decoder is not None and decoder.mirror:
-        if decoder.upsample == "tied" and decoder.skips == "concat":
-            raise SpecError.at(
-                spec.source.locate(("decoder", "skips")),
-                "tied decoder layers "
-                "cannot read concatenated skips (expected skips: add or none "
-                "with upsample: tied, got concat)",
-            )
-        graph = mirror_decoder(graph, decoder)
-        graph = add_skips(graph, decoder.skips)
-    if head_type == "ssd":
-        graph = add_ssd_head(graph, spec)
-    elif head_type == "yolo":
-        graph = add_yolo_head(graph, spec)
-    else:
-        graph = add_head(graph, spec)
+    for step in PASSES:
+        if step.applies(spec):
+            graph = step.run(graph, spec)
     if check_budget:
         enforce_budget(graph, spec)
     return graph

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from compiler.fc_to_conv import classifier_to_fcn_state_dict
+from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict
 from graphspec import SpecError
 from graphspec.schema import Spec
 
@@ -71,7 +71,7 @@ def load_encoder_weights(model: nn.Module, spec: Spec, base_dir: Path) -> Transf
         ) from None
     graph = model.graph
     checkpoint = classifier_to_fcn_state_dict(checkpoint, graph)
-    encoder = {n for n, d in graph.nodes(data=True) if d["role"] == "encoder"}
+    encoder = {node.name for node in graph if node.role == "encoder"}
     own = {k: v for k, v in model.state_dict().items() if k.split(".")[0] in encoder}
     report = TransferReport()
     mismatched = []

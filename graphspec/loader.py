@@ -13,7 +13,8 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from graphspec.errors import KeyPath, SourceLocation, SpecError, SpecIssue
-from graphspec.ops import Layer
+from graphspec.ops import spec_ops
+from graphspec.ops.base import _did_you_mean
 from graphspec.schema import Head, Spec
 from graphspec.source import SourceMap, read_yaml
 
@@ -163,22 +164,20 @@ def _issue(err: dict[str, Any], data: Any, smap: SourceMap) -> SpecIssue:
     return SpecIssue(smap.locate(path), message)
 
 
-def _union_tags(union: Any, field: str) -> list[str]:
-    """The tag values of a discriminated union of models, e.g. every ``op`` name."""
-    models = get_args(get_args(union)[0])
-    return [m.model_fields[field].default for m in models]
-
-
-_TAGS = {"op": _union_tags(Layer, "op"), "type": _union_tags(Head, "type")}
+def _union_tags(field: str) -> list[str]:
+    """The tag values of a discriminated union: every ``op`` name, or every head ``type``."""
+    if field == "op":
+        return list(spec_ops())
+    if field == "type":
+        return [m.model_fields["type"].default for m in get_args(get_args(Head)[0])]
+    return []
 
 
 def _union_issue(
     kind: str, ctx: dict[str, Any], path: KeyPath, data: Any, smap: SourceMap
 ) -> SpecIssue:
-    from graphspec.ops import _did_you_mean
-
     field = ctx.get("discriminator", "'op'").strip("'")
-    expected = _TAGS.get(field, [])
+    expected = _union_tags(field)
     if kind == "union_tag_not_found":
         return SpecIssue(
             smap.locate(path),

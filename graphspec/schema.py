@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr
 
-from graphspec.ops import IDENT, Layer, PosInt, Strict
+from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
 from graphspec.source import SourceMap
 
 MAX_REPEAT = 1000
@@ -146,3 +146,12 @@ class Spec(Strict):
     def source(self) -> SourceMap:
         """Where each key of this spec came from (empty for specs built in Python)."""
         return self._source
+
+
+def _rebuild_layer_union() -> None:
+    """A newly defined op class joins the ``op`` union of every model that holds layers."""
+    Stage.model_rebuild(force=True)
+    Spec.model_rebuild(force=True)
+
+
+on_new_op(_rebuild_layer_union)

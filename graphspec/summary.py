@@ -5,9 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-import networkx as nx
-
-from graphspec.graph import totals
+from graphspec.budget import totals
+from graphspec.ir import Graph
 
 
 def _pair(value: Any) -> str:
@@ -17,40 +16,40 @@ def _pair(value: Any) -> str:
     return f"{a:g}" if a == b else f"{a:g}x{b:g}"
 
 
-def summary_rows(graph: nx.DiGraph) -> list[dict[str, Any]]:
-    """One row per node in execution order."""
+def summary_rows(graph: Graph) -> list[dict[str, Any]]:
+    """One row per node in execution order (the JSON rows of ``summary --json``)."""
     rows = []
-    for node in nx.topological_sort(graph):
-        data = graph.nodes[node]
-        op = data["op"]
+    for node in graph.topological():
         row = {
-            "name": node,
-            "op": op.kind + (" (tied)" if data.get("tied_to") else ""),
-            "role": data["role"],
-            "stage": data.get("stage"),
-            "shape": list(data["shape"]),
-            "params": data["params"] - data.get("shared_params", 0),
-            "flops": data["flops"],
-            "receptive_field": _pair(data.get("rf")),
-            "stride": _pair(data.get("jump")),
-            "line": data["loc"].line,
+            "name": node.name,
+            "op": node.op.op + (" (tied)" if node.tied_to else ""),
+            "role": node.role,
+            "stage": node.stage,
+            "shape": list(node.shape),
+            "params": node.own_params,
+            "flops": node.flops,
+            "receptive_field": _pair(node.rf),
+            "stride": _pair(node.jump),
+            "line": node.loc.line,
         }
-        if data.get("tied_to"):
-            row["tied_to"] = data["tied_to"]
+        if node.tied_to:
+            row["tied_to"] = node.tied_to
         rows.append(row)
     return rows
 
 
-def summary_dict(graph: nx.DiGraph) -> dict[str, Any]:
+def summary_dict(graph: Graph) -> dict[str, Any]:
     total = totals(graph)
-    return {
-        "name": graph.graph.get("name"),
+    info: dict[str, Any] = {
+        "name": graph.name,
         "layers": summary_rows(graph),
-        "total_params": total["params"],
-        "total_flops": total["flops"],
-        "gflops": total["flops"] / 1e9,
-        **{k: v for k, v in graph.graph.items() if k in ("default_boxes",)},
+        "total_params": total.params,
+        "total_flops": total.flops,
+        "gflops": total.gflops,
     }
+    if graph.detection is not None and graph.detection.default_boxes:
+        info["default_boxes"] = graph.detection.default_boxes
+    return info
 
 
 def _human(n: float) -> str:
@@ -60,7 +59,7 @@ def _human(n: float) -> str:
     return str(int(n))
 
 
-def format_summary(graph: nx.DiGraph) -> str:
+def format_summary(graph: Graph) -> str:
     """A fixed-width table with totals, readable in a terminal."""
     info = summary_dict(graph)
     header = ("name", "op", "output", "params", "FLOPs", "RF", "stride")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.sweep import Job, plan_jobs, run_sweep  # noqa: E402
+from benchmarks.plan import Job, plan_jobs  # noqa: E402
+from benchmarks.sweep import run_sweep  # noqa: E402
 
 SPEC_NAMES = ("alpha", "beta", "gamma")
 SEEDS = (0, 1)

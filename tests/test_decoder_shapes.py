@@ -16,9 +16,8 @@ import pytest
 import torch
 
 from compiler import compile_graph, compile_spec
-from graphspec import SpecError, inputs_of, load_spec
-from graphspec.graph import INPUT
-from graphspec.ir_ops import MaxUnpool
+from graphspec import INPUT, SpecError, load_spec
+from graphspec.ops import MaxUnpool
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SIZES = [(97, 131), (33, 47), (64, 64)]
@@ -79,7 +78,7 @@ def test_encoder_sizes_are_as_hand_computed() -> None:
     assert (rows["p1"], rows["c2"], rows["p2"]) == (49, 25, 12)
     assert (cols["p1"], cols["c2"], cols["p2"]) == (66, 33, 16)
     for node in ("c1", "p1", "c2", "c3", "p2", "c4"):
-        assert graph.nodes[node]["shape"][1:] == (rows[node], cols[node]), node
+        assert graph[node].shape[1:] == (rows[node], cols[node]), node
 
 
 @pytest.mark.parametrize(("height", "width", "upsample", "skips"), list(_cases()))
@@ -89,7 +88,7 @@ def test_output_and_every_node_shape(height: int, width: int, upsample: str, ski
     model = compile_spec(text).eval()
     graph = model.graph  # the IR the module was built from
     seen: dict[str, tuple[int, ...]] = {}
-    nodes = [n for n in graph.nodes if n != INPUT]
+    nodes = [n for n in graph.names if n != INPUT]
 
     def hook(name: str):
         def record(module, args, out):
@@ -109,13 +108,13 @@ def test_output_and_every_node_shape(height: int, width: int, upsample: str, ski
     assert tuple(out.shape) == (batch, CLASSES, height, width)
     assert set(seen) == set(nodes)
     for node in nodes:
-        assert seen[node] == (batch, *graph.nodes[node]["shape"]), node
+        assert seen[node] == (batch, *graph[node].shape), node
     # Each up-sampling step restores the size its encoder step started from, exactly.
     rows, cols = encoder_sizes(height), encoder_sizes(width)
     restored = {"dec_p2": (rows["c3"], cols["c3"]), "dec_c2": (rows["p1"], cols["p1"])}
     restored["dec_p1"] = (height, width)
     for node, size in restored.items():
-        assert graph.nodes[node]["shape"][1:] == size, node
+        assert graph[node].shape[1:] == size, node
 
 
 @pytest.mark.parametrize(("height", "width"), SIZES)
@@ -155,10 +154,10 @@ def test_unpool_never_reads_more_channels_than_its_pool_indexed() -> None:
         graph = compile_graph(load_spec(WIDENING))
     except SpecError:
         return  # refusing the spec would be a correct outcome too
-    for node, data in graph.nodes(data=True):
-        if isinstance(data["op"], MaxUnpool):
-            (src,) = inputs_of(graph, node)
-            assert graph.nodes[src]["shape"][0] == graph.nodes[data["op"].pool]["shape"][0]
+    for node in graph:
+        if isinstance(node.op, MaxUnpool):
+            (src,) = graph.inputs_of(node.name)
+            assert graph[src].shape[0] == graph[node.op.pool].shape[0]
     # And at run time every unpooled channel carries data.
     model = compile_spec(WIDENING).eval()
     seen: dict[str, torch.Tensor] = {}
@@ -214,9 +213,9 @@ def test_repeated_post_ops_are_mirrored(which: str) -> None:
     encoder with any decoder)."""
     text = REPEATED_POST_OPS if which == "relu-relu" else _residual_with_decoder(which)
     model = compile_spec(text).eval()
-    c, h, w = model.graph.nodes[INPUT]["shape"]
+    c, h, w = model.graph[INPUT].shape
     seen: dict[str, tuple[int, ...]] = {}
-    for node in model.graph.nodes:
+    for node in model.graph.names:
         if node != INPUT:
             getattr(model, node).register_forward_hook(
                 lambda m, a, out, node=node: seen.update(
@@ -225,13 +224,9 @@ def test_repeated_post_ops_are_mirrored(which: str) -> None:
             )
     with torch.no_grad():
         out = model(torch.randn(2, c, h, w))
-    assert tuple(out.shape) == (2, model.graph.nodes[model.graph.graph["output"]]["shape"][0], h, w)
+    assert tuple(out.shape) == (2, model.graph[model.graph.output].shape[0], h, w)
     for node, shape in seen.items():
-        assert shape == (2, *model.graph.nodes[node]["shape"]), node
+        assert shape == (2, *model.graph[node].shape), node
     if which == "relu-relu":  # both relus after c2 are mirrored after its decoder conv
-        mirrored = [
-            n
-            for n, d in model.graph.nodes(data=True)
-            if d.get("mirrors") == "c2" and d["op"].kind == "relu"
-        ]
+        mirrored = [n for n in model.graph if n.mirrors == "c2" and n.op.op == "relu"]
         assert len(mirrored) == 2

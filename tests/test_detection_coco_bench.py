@@ -30,8 +30,16 @@ def _write_split(root: Path, split: str, count: int, seed: int) -> None:
         name = f"{image_id:04d}.png"
         image.save(root / split / name)
         images.append({"id": image_id, "file_name": name, "width": 64, "height": 64})
-        annotations.append({"id": image_id, "image_id": image_id, "category_id": category,
-                            "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+        annotations.append(
+            {
+                "id": image_id,
+                "image_id": image_id,
+                "category_id": category,
+                "bbox": [x, y, w, h],
+                "area": w * h,
+                "iscrowd": 0,
+            }
+        )
     (root / "annotations").mkdir(exist_ok=True)
     data = {"images": images, "annotations": annotations, "categories": CATEGORIES}
     (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
@@ -43,8 +51,22 @@ def test_ssd_bench_on_coco_json(tmp_path: Path) -> None:
     _write_split(root, "val", 8, seed=1)
     out = tmp_path / "run"
     spec = Path(__file__).resolve().parent.parent / "specs" / "ssd-small.yaml"
-    code = main(["bench", str(spec), "--out", str(out), "--data", f"coco:{root}", "--epochs",
-                 "1", "--batch-size", "8", "--quiet", "--no-report"])
+    code = main(
+        [
+            "bench",
+            str(spec),
+            "--out",
+            str(out),
+            "--data",
+            f"coco:{root}",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--quiet",
+            "--no-report",
+        ]
+    )
     assert code == 0
     row = pd.read_csv(out / "results.csv").iloc[0]
     assert row["status"] == "ok", row["error"]

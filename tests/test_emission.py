@@ -102,7 +102,7 @@ def _imports(source: str) -> set[str]:
 
 
 def _input_of(model: nn.Module, batch: int = 2) -> torch.Tensor:
-    c, h, w = model.graph.nodes["input"]["shape"]
+    c, h, w = model.graph["input"].shape
     return torch.randn(batch, c, h, w)
 
 

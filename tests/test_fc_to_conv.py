@@ -25,10 +25,8 @@ import torch
 from torch import nn
 
 from compiler import GraphNet, classifier_to_fcn_state_dict, fc_to_conv
-from graphspec import build_graph, infer_shapes, load_spec, totals
-from graphspec.graph import INPUT
-from graphspec.ir_ops import Input
-from graphspec.ops import Conv, Flatten, Linear
+from graphspec import INPUT, build_graph, infer_shapes, load_spec, totals
+from graphspec.ops import Conv, Flatten, Input, Linear
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 H0, W0, STRIDE, CLASSES = 20, 24, 2 * 2, 5
@@ -93,7 +91,7 @@ def _pair(kind: str) -> tuple[nn.Module, nn.Module, object]:
     torch.manual_seed(0)
     classifier = GraphNet(build_graph(spec)).double().eval()
     _random_bn(classifier)
-    fcn_graph = fc_to_conv(build_graph(spec))
+    fcn_graph = fc_to_conv(build_graph(spec), spec)
     fcn = GraphNet(fcn_graph).double().eval()
     fcn.load_state_dict(classifier_to_fcn_state_dict(classifier.state_dict(), fcn_graph))
     return classifier, fcn, fcn_graph
@@ -117,14 +115,15 @@ def test_heatmap_size_from_the_strides() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_converted_graph_has_convolutions_with_the_linear_shapes(kind: str) -> None:
-    graph = fc_to_conv(build_graph(load_spec(spec_text(kind))))
-    assert not any(isinstance(d["op"], Flatten | Linear) for _, d in graph.nodes(data=True))
+    spec = load_spec(spec_text(kind))
+    graph = fc_to_conv(build_graph(spec), spec)
+    assert not any(isinstance(node.op, Flatten | Linear) for node in graph)
     first = "fc" if kind != "mlp" else "fc1"
-    op = graph.nodes[first]["op"]
+    op = graph[first].op
     assert isinstance(op, Conv)
     assert tuple(op.kernel) == FEATURES[1:]
-    assert graph.nodes[first]["from_linear"] == FEATURES
-    assert graph.nodes[graph.graph["output"]]["shape"] == (CLASSES, 1, 1)
+    assert graph[first].from_linear == FEATURES
+    assert graph[graph.output].shape == (CLASSES, 1, 1)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -172,14 +171,15 @@ def test_vgg16_classifier_becomes_fully_convolutional() -> None:
     """Graph level (no weights built): fc6 reads 512 x 7 x 7, so it becomes a 7x7 conv,
     fc7/fc8 become 1x1 convs; parameters are unchanged. Fed 384 x 384, the converted graph
     has a 12 x 12 pool5 map (stride 32), so the scores form a (12 - 7 + 1) = 6 x 6 map."""
-    graph = fc_to_conv(build_graph(load_spec(SPECS / "vgg16.yaml")))
-    assert tuple(graph.nodes["fc6"]["op"].kernel) == (7, 7)
-    assert graph.nodes["fc6"]["from_linear"] == (512, 7, 7)
-    assert tuple(graph.nodes["fc7"]["op"].kernel) == (1, 1)
-    assert tuple(graph.nodes["fc8"]["op"].kernel) == (1, 1)
-    assert graph.nodes[graph.graph["output"]]["shape"] == (1000, 1, 1)
-    assert totals(graph)["params"] == 138_357_544
-    graph.nodes[INPUT]["op"] = Input(channels=3, height=384, width=384)
+    spec = load_spec(SPECS / "vgg16.yaml")
+    graph = fc_to_conv(build_graph(spec), spec)
+    assert tuple(graph["fc6"].op.kernel) == (7, 7)
+    assert graph["fc6"].from_linear == (512, 7, 7)
+    assert tuple(graph["fc7"].op.kernel) == (1, 1)
+    assert tuple(graph["fc8"].op.kernel) == (1, 1)
+    assert graph[graph.output].shape == (1000, 1, 1)
+    assert totals(graph).params == 138_357_544
+    graph[INPUT].op = Input(channels=3, height=384, width=384)
     infer_shapes(graph)
-    assert graph.nodes["pool5"]["shape"] == (512, 384 // 32, 384 // 32)
-    assert graph.nodes[graph.graph["output"]]["shape"] == (1000, 6, 6)
+    assert graph["pool5"].shape == (512, 384 // 32, 384 // 32)
+    assert graph[graph.output].shape == (1000, 6, 6)

@@ -91,7 +91,7 @@ def _spec_path(name: str, tmp_path: Path) -> Path:
 
 
 def _count(model: torch.nn.Module, batch: int) -> FlopCounterMode:
-    c, h, w = model.graph.nodes["input"]["shape"]
+    c, h, w = model.graph["input"].shape
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(torch.randn(batch, c, h, w))
@@ -104,17 +104,17 @@ def test_graph_flops_equal_flop_counter(name: str, tmp_path, capsys) -> None:
     graph = model.graph
     counter = _count(model, batch=1)
     total = totals(graph)
-    assert total["flops"] > 0
-    assert total["flops"] == counter.get_total_flops()
+    assert total.flops > 0
+    assert total.flops == counter.get_total_flops()
     # Per node too: every module's count equals the node's FLOPs.
     per_module = counter.get_flop_counts()
-    for node, data in graph.nodes(data=True):
-        if node == "input":
+    for node in graph:
+        if node.name == "input":
             continue
-        counted = sum(per_module.get(f"GraphNet.{node}", {}).values())
-        assert counted == data["flops"], node
+        counted = sum(per_module.get(f"GraphNet.{node.name}", {}).values())
+        assert counted == node.flops, node.name
     # Linear in the batch.
-    assert _count(model, batch=3).get_total_flops() == 3 * total["flops"]
+    assert _count(model, batch=3).get_total_flops() == 3 * total.flops
 
     # graphspec summary --json reports the same totals.
     assert main(["summary", str(_spec_path(name, tmp_path)), "--json"]) == 0
@@ -130,11 +130,11 @@ def test_hand_computed_flops_of_the_grouped_dilated_spec(tmp_path) -> None:
     """2 x MACs: conv = 2 * out * (in / groups) * kh * kw * H_out * W_out; a transposed
     conv counts over its *input* positions, as FlopCounterMode does."""
     model = compile_spec(_spec_path("grouped-dilated", tmp_path))
-    flops = {n: d["flops"] for n, d in model.graph.nodes(data=True)}
+    flops = {n.name: n.flops for n in model.graph}
     assert flops["c1"] == 2 * 8 * (4 // 2) * 9 * 30 * 34
     assert flops["c2"] == 2 * 16 * (8 // 4) * 15 * 30 * 34
     # 16 x 15x17 -> 3x3/2, padding 2, dilation 2: (15 + 4 - 4 - 1) // 2 + 1 = 8, 9
-    assert model.graph.nodes["s_4"]["shape"] == (16, 8, 9)
+    assert model.graph["s_4"].shape == (16, 8, 9)
     assert flops["s_4"] == 2 * 16 * (16 // 8) * 9 * 8 * 9
     # its mirror: transposed, same groups, over the 8x9 input positions
     assert flops["dec_s_4"] == 2 * 16 * (16 // 8) * 9 * 8 * 9

@@ -53,8 +53,8 @@ def exact_fp32() -> Iterator[None]:
 def _setup(name: str, device: str):
     torch.manual_seed(0)
     reference = compile_spec(SPECS / f"{name}.yaml").to(device).train()
-    c, h, w = reference.graph.nodes["input"]["shape"]
-    classes = reference.graph.nodes[reference.graph.graph["output"]]["shape"][0]
+    c, h, w = reference.graph["input"].shape
+    classes = reference.graph[reference.graph.output].shape[0]
     x = torch.randn(4, c, h, w, device=device)
     g = torch.randn(4, classes, h, w, device=device)
     return reference, x, g

@@ -43,7 +43,7 @@ VGG16_FEATURES = sum(conv(i, o) for i, o in VGG16_CONVS)
 
 
 def graph_params(name: str) -> int:
-    return totals(compile_graph(load_spec(SPECS / f"{name}.yaml")))["params"]
+    return totals(compile_graph(load_spec(SPECS / f"{name}.yaml"))).params
 
 
 def test_vgg16_features_subtotal() -> None:
@@ -55,7 +55,7 @@ def test_vgg16_matches_the_published_138_357_544() -> None:
     expected = VGG16_FEATURES + linear(512 * 7 * 7, 4096) + linear(4096, 4096)
     expected += linear(4096, 1000)
     assert expected == 138_357_544
-    assert totals(build_graph(load_spec(SPECS / "vgg16.yaml")))["params"] == expected
+    assert totals(build_graph(load_spec(SPECS / "vgg16.yaml"))).params == expected
 
 
 def test_unet_matches_the_paper_layer_list() -> None:
@@ -195,7 +195,7 @@ def test_small_segnet_graph_total_equals_the_built_module() -> None:
     expected = encoder + decoder + conv(16, 4, k=1)
     assert expected == 49_236
     spec = load_spec(SMALL_SEGNET)
-    assert totals(compile_graph(spec))["params"] == expected
+    assert totals(compile_graph(spec)).params == expected
     assert count_parameters(compile_spec(spec)) == expected
 
 
@@ -209,7 +209,7 @@ def test_small_unet_graph_total_equals_the_built_module() -> None:
     expected = sum(encoder) + sum(decoder) + conv(16, 4, k=1)
     assert expected == 117_092
     spec = load_spec(SMALL_UNET)
-    assert totals(compile_graph(spec))["params"] == expected
+    assert totals(compile_graph(spec)).params == expected
     assert count_parameters(compile_spec(spec)) == expected
 
 
@@ -219,4 +219,4 @@ def test_shipped_small_specs_graph_total_equals_the_built_module(name: str) -> N
     small specs (whatever their current widths)."""
     spec = load_spec(SPECS / f"{name}.yaml")
     model = compile_spec(spec)
-    assert totals(compile_graph(spec))["params"] == count_parameters(model)
+    assert totals(compile_graph(spec)).params == count_parameters(model)

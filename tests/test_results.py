@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks import results
-from benchmarks.results import RESULT_COLUMNS, ResultsStore, file_hash, job_key
+from benchmarks.results import ResultsStore, file_hash, job_key
+from benchmarks.results_io import RESULT_COLUMNS
 
 
 def _row(key: str, **values: object) -> dict[str, object]:

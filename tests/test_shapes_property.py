@@ -264,10 +264,11 @@ def check_against_torch(stack: Stack) -> bool:
         return False
     assert graph is not None, f"graphspec refused a stack PyTorch runs:\n{text}\n{err}"
     names = [f"l{i}" for i in range(len(stack.layers))]
-    assert [graph.nodes[n]["shape"] for n in names] == ref.shapes, text
-    assert [graph.nodes[n]["params"] for n in names] == ref.params, text
-    assert graphspec.totals(graph) == {"params": sum(ref.params), "flops": ref.flops}, text
-    assert graph.graph["output"] == names[-1]
+    assert [graph[n].shape for n in names] == ref.shapes, text
+    assert [graph[n].params for n in names] == ref.params, text
+    total = graphspec.Totals(params=sum(ref.params), flops=ref.flops)
+    assert graphspec.totals(graph) == total, text
+    assert graph.output == names[-1]
     return True
 
 
@@ -344,8 +345,8 @@ groups: 3, bias: false, name: l0}
     )
     graph = graphspec.build_graph(graphspec.load_spec(stack.yaml()))
     # (8 + 2 - 3) // 2 + 1 = 4 rows, (5 - 1) // 1 + 1 = 5 columns; 6 * (3 / 3) * 3 weights.
-    assert graph.nodes["l0"]["shape"] == (6, 4, 5)
-    assert graph.nodes["l0"]["params"] == 18
+    assert graph["l0"].shape == (6, 4, 5)
+    assert graph["l0"].params == 18
 
 
 # --- Regressions: bugs this suite found, since fixed ----------------------------------------

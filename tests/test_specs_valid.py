@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import networkx as nx
 import pytest
 import torch
 from torch import nn
@@ -25,24 +24,36 @@ ALL_SPECS = sorted(SPECS.glob("*.yaml")) + sorted(SPECS.glob("*.yml"))
 def test_spec_loads_and_builds(path: Path):
     spec = graphspec.load_spec(path)
     graph = graphspec.build_graph(spec)  # also enforces the spec's budget, if any
-    assert nx.is_directed_acyclic_graph(graph)
-    assert [n for n in graph if graph.in_degree(n) == 0] == [graph.graph["input"]]
-    output = graph.graph["output"]
+    assert graph.find_cycle() == []
+    assert [n.name for n in graph if not graph.inputs_of(n.name)] == [graphspec.INPUT]
+    output = graph.output
     assert output in graph
-    assert nx.descendants(graph, graph.graph["input"]) | {graph.graph["input"]} == set(graph)
-    for node, data in graph.nodes(data=True):
-        assert all(isinstance(d, int) and d >= 1 for d in data["shape"]), node
-        assert data["params"] >= 0 and data["flops"] >= 0, node
+    assert _descendants(graph, graphspec.INPUT) | {graphspec.INPUT} == set(graph.names)
+    for node in graph:
+        assert all(isinstance(d, int) and d >= 1 for d in node.shape), node.name
+        assert node.params >= 0 and node.flops >= 0, node.name
     totals = graphspec.totals(graph)
-    assert totals["params"] == sum(d["params"] for _, d in graph.nodes(data=True))
+    assert totals.params == sum(node.params for node in graph)
     # Every layer's recorded location is the start of its mapping in the file.
     lines = path.read_text(encoding="utf-8-sig").splitlines()
-    for node, data in graph.nodes(data=True):
-        if data["role"] != "encoder":
+    for node in graph:
+        if node.role != "encoder":
             continue
-        loc = data["loc"]
+        loc = node.loc
         char = lines[loc.line - 1][loc.column - 1]
-        assert char == "{" or char.isalpha(), (node, loc)
+        assert char == "{" or char.isalpha(), (node.name, loc)
+
+
+def _descendants(graph: graphspec.Graph, name: str) -> set[str]:
+    """Every node reachable from ``name`` (``name`` excluded unless on a cycle)."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for succ in graph.consumers(todo.pop()):
+            if succ not in found:
+                found.add(succ)
+                todo.append(succ)
+    return found
 
 
 def test_there_are_example_specs():
@@ -66,12 +77,13 @@ def _reference(model: nn.Module, shape: tuple[int, int, int]) -> tuple[tuple[int
     return tuple(y.shape[1:]), params, counter.get_total_flops()
 
 
-def _build(name: str) -> nx.DiGraph:
-    return graphspec.build_graph(graphspec.load_spec(SPECS / name))
+def _build(name: str) -> tuple[graphspec.Spec, graphspec.Graph]:
+    spec = graphspec.load_spec(SPECS / name)
+    return spec, graphspec.build_graph(spec)
 
 
-def _out(graph: nx.DiGraph) -> tuple[int, ...]:
-    return graph.nodes[graph.graph["output"]]["shape"]
+def _out(graph: graphspec.Graph) -> tuple[int, ...]:
+    return graph[graph.output].shape
 
 
 def test_tiny_encoder_matches_torch():
@@ -86,8 +98,7 @@ def test_tiny_encoder_matches_torch():
         nn.MaxPool2d(2, 2),
     )
     shape, params, flops = _reference(model, (3, 64, 64))
-    graph = _build("tiny-encoder.yaml")
-    spec = graph.graph["spec"]
+    spec, graph = _build("tiny-encoder.yaml")
     assert (spec.task, spec.classes, spec.input.height, spec.input.width) == (
         "segmentation",
         4,
@@ -95,8 +106,8 @@ def test_tiny_encoder_matches_torch():
         64,
     )
     assert _out(graph) == shape == (32, 16, 16)
-    assert graph.nodes["pool1"]["shape"] == (16, 32, 32)
-    assert graphspec.totals(graph) == {"params": params, "flops": flops}
+    assert graph["pool1"].shape == (16, 32, 32)
+    assert graphspec.totals(graph) == graphspec.Totals(params=params, flops=flops)
 
 
 class _ResidualBlock(nn.Module):
@@ -127,18 +138,18 @@ def test_encoder_residual_matches_torch():
         nn.ReLU(),
     )
     shape, params, flops = _reference(model, (3, 64, 64))
-    graph = _build("encoder-residual.yaml")
+    _, graph = _build("encoder-residual.yaml")
     assert _out(graph) == shape == (32, 16, 16)
-    assert graphspec.totals(graph) == {"params": params, "flops": flops}
+    assert graphspec.totals(graph) == graphspec.Totals(params=params, flops=flops)
     # The stage is repeated twice: the second copy's names get a suffix, and each add
     # reads its own copy's block input.
     for suffix in ("", "_1"):
         block_out = f"block_out{suffix}"
-        assert isinstance(graph.nodes[block_out]["op"], graphspec.ops.Add)
-        assert f"block_in{suffix}" in graphspec.inputs_of(graph, block_out)
-        assert len(graphspec.inputs_of(graph, block_out)) == 2
-        assert graph.nodes[block_out]["shape"] == (16, 32, 32)
-    assert graphspec.inputs_of(graph, "block_in_1") == ["block_out"]
+        assert isinstance(graph[block_out].op, graphspec.ops.Add)
+        assert f"block_in{suffix}" in graph.inputs_of(block_out)
+        assert len(graph.inputs_of(block_out)) == 2
+        assert graph[block_out].shape == (16, 32, 32)
+    assert graph.inputs_of("block_in_1") == ["block_out"]
 
 
 def test_classifier_small_matches_torch_and_fits_its_budget():
@@ -158,12 +169,11 @@ def test_classifier_small_matches_torch_and_fits_its_budget():
         nn.Linear(128, 10),
     )
     shape, params, flops = _reference(model, (3, 32, 32))
-    graph = _build("classifier-small.yaml")
-    spec = graph.graph["spec"]
+    spec, graph = _build("classifier-small.yaml")
     assert spec.classes == 10 and spec.budget is not None
-    assert graph.graph["output"] == "fc2"
+    assert graph.output == "fc2"
     assert _out(graph) == shape == (10,)
-    assert graphspec.totals(graph) == {"params": params, "flops": flops}
+    assert graphspec.totals(graph) == graphspec.Totals(params=params, flops=flops)
     assert params <= spec.budget.max_params and flops / 1e9 <= spec.budget.max_gflops
     # One parameter less than it needs exceeds the budget, reported at max_params.
     text = (SPECS / "classifier-small.yaml").read_text()

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from compiler import GraphNet, compile_graph
-from compiler.anchors import ssd_default_boxes
+from compiler.detection.anchors import ssd_default_boxes
 from graphspec import SpecError, load_spec, totals
 from graphspec.cli import main
 
@@ -140,15 +140,15 @@ def test_default_box_count_from_the_paper():
 
 
 def test_graph_records_default_boxes_and_source_sizes(graph):
-    assert graph.graph["default_boxes"] == NUM_BOXES
-    info = graph.graph["detection"]
-    assert info["type"] == "ssd" and info["num_classes"] == 20
-    assert [tuple(s) for s in info["feature_sizes"]] == [(f, f) for f in MAP_SIZES]
-    assert info["aspect_ratios"] == RATIOS
+    assert graph.detection.default_boxes == NUM_BOXES
+    info = graph.detection
+    assert info.type == "ssd" and info.num_classes == 20
+    assert [tuple(s) for s in info.feature_sizes] == [(f, f) for f in MAP_SIZES]
+    assert info.anchors.aspect_ratios == RATIOS
     for source, f, c in zip(SOURCES, MAP_SIZES, CHANNELS, strict=True):
-        assert tuple(graph.nodes[source]["shape"]) == (c, f, f)
-    assert tuple(graph.nodes["ssd_scores"]["shape"]) == (NUM_BOXES, CLASSES)
-    assert tuple(graph.nodes["ssd_offsets"]["shape"]) == (NUM_BOXES, 4)
+        assert tuple(graph[source].shape) == (c, f, f)
+    assert tuple(graph["ssd_scores"].shape) == (NUM_BOXES, CLASSES)
+    assert tuple(graph["ssd_offsets"].shape) == (NUM_BOXES, 4)
 
 
 def test_summary_json_reports_default_boxes_and_params(capsys):
@@ -166,7 +166,7 @@ def test_summary_json_reports_default_boxes_and_params(capsys):
 def test_param_count_matches_the_paper_layer_list(graph, model):
     expected = paper_param_count()
     assert expected == 26_285_486
-    assert totals(graph)["params"] == expected
+    assert totals(graph).params == expected
     assert sum(p.numel() for p in model.parameters()) == expected
 
 
@@ -213,12 +213,12 @@ def _paper_anchor(k: int, i: int, j: int, box: int) -> tuple[float, float, float
 
 
 def test_default_boxes_line_up_with_the_head_rows(graph, rigged):
-    info = graph.graph["detection"]
+    info = graph.detection
     anchors = ssd_default_boxes(
-        [tuple(s) for s in info["feature_sizes"]],
-        info["min_scale"],
-        info["max_scale"],
-        info["aspect_ratios"],
+        [tuple(s) for s in info.feature_sizes],
+        info.anchors.min_scale,
+        info.anchors.max_scale,
+        info.anchors.aspect_ratios,
         dtype=torch.float64,
     )
     assert anchors.shape == (NUM_BOXES, 4)
@@ -296,8 +296,8 @@ def test_aspect_ratio_count_must_match_the_sources():
 def test_ssd_small_default_boxes():
     # 8x8, 4x4 and 2x2 maps (strides 8, 16, 32 of 64x64), 4 boxes per cell: 336 rows.
     graph = compile_graph(load_spec(SSD_SMALL))
-    assert [tuple(s) for s in graph.graph["detection"]["feature_sizes"]] == [(8, 8), (4, 4), (2, 2)]
-    assert graph.graph["default_boxes"] == (64 + 16 + 4) * 4 == 336
+    assert [tuple(s) for s in graph.detection.feature_sizes] == [(8, 8), (4, 4), (2, 2)]
+    assert graph.detection.default_boxes == (64 + 16 + 4) * 4 == 336
 
 
 def test_duplicate_source_is_an_error_or_gets_its_own_rows():
@@ -311,15 +311,15 @@ def test_duplicate_source_is_an_error_or_gets_its_own_rows():
         assert err.key_path == "head.sources[1]"
         return
     expected = (64 + 64 + 4) * 4  # otherwise each listed source must add its own rows
-    info = graph.graph["detection"]
+    info = graph.detection
     anchors = ssd_default_boxes(
-        [tuple(s) for s in info["feature_sizes"]],
-        info["min_scale"],
-        info["max_scale"],
-        info["aspect_ratios"],
+        [tuple(s) for s in info.feature_sizes],
+        info.anchors.min_scale,
+        info.anchors.max_scale,
+        info.anchors.aspect_ratios,
     )
     scores, offsets = GraphNet(graph).eval()(torch.rand(1, 3, 64, 64))
-    assert graph.graph["default_boxes"] == anchors.shape[0] == expected
+    assert graph.detection.default_boxes == anchors.shape[0] == expected
     assert scores.shape[1] == offsets.shape[1] == expected
 
 
@@ -328,7 +328,7 @@ def test_l2norm_on_a_layer_that_is_not_a_source_is_an_error():
         "sources: [map8, map4, map2]", "sources: [map8, map4, map2]\n  l2norm: [block1_2]"
     )
     graph = compile_graph(load_spec(SSD_SMALL))
-    assert graph.nodes["block1_2"]["role"] == "encoder"  # a real layer, but not a source
+    assert graph["block1_2"].role == "encoder"  # a real layer, but not a source
     with pytest.raises(SpecError) as info:
         _compile_text(text)
     err = info.value

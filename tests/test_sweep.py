@@ -14,16 +14,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks import sweep
+from benchmarks.interrupts import SweepInterrupted
+from benchmarks.plan import Job, plan_jobs, select_shard
 from benchmarks.results import ResultsStore, file_hash
-from benchmarks.sweep import (
-    Job,
-    SweepEvent,
-    SweepInterrupted,
-    SweepSummary,
-    plan_jobs,
-    run_sweep,
-    select_shard,
-)
+from benchmarks.sweep import SweepEvent, SweepSummary, run_sweep
 
 CHILD = Path(__file__).with_name("sweep_child.py")
 sys.path.insert(0, str(CHILD.parent))

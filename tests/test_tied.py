@@ -83,21 +83,21 @@ def test_decoder_weight_is_the_encoder_parameter() -> None:
     assert len(params) == 12
     assert len({id(p) for p in params}) == 12
     graph = compile_graph(load_spec(SPEC))
-    assert graph.nodes["dec_c2"]["tied_to"] == "c2"
-    assert graph.nodes["dec_c3"]["tied_to"] == "c3"
-    assert "tied_to" not in graph.nodes["dec_c1"]
+    assert graph["dec_c2"].tied_to == "c2"
+    assert graph["dec_c3"].tied_to == "c3"
+    assert graph["dec_c1"].tied_to is None
 
 
 def test_parameter_counts_count_the_shared_weight_once() -> None:
     model = _model()
     assert count_parameters(model) == TIED_TOTAL
     graph = compile_graph(load_spec(SPEC))
-    assert totals(graph)["params"] == TIED_TOTAL
+    assert totals(graph).params == TIED_TOTAL
     info = summary_dict(graph)
     assert info["total_params"] == TIED_TOTAL
     assert sum(row["params"] for row in info["layers"]) == TIED_TOTAL
     untied = SPEC.replace("upsample: tied", "upsample: unpool")
-    assert totals(compile_graph(load_spec(untied)))["params"] == UNTIED_TOTAL
+    assert totals(compile_graph(load_spec(untied))).params == UNTIED_TOTAL
     assert count_parameters(compile_spec(untied)) == UNTIED_TOTAL
 
 

@@ -132,7 +132,7 @@ def test_encoder_loads_decoder_stays_random_and_encoder_freezes(tmp_path, monkey
 
     # Decoder and head tensors are not copied from the checkpoint: none equals a
     # checkpoint tensor of its shape (and some have the shape of one, e.g. dec_conv1.bias).
-    encoder = {n for n, d in model.graph.nodes(data=True) if d["role"] == "encoder"}
+    encoder = {n.name for n in model.graph if n.role == "encoder"}
     same_shape = 0
     for key, value in own.items():
         if key.split(".")[0] in encoder or key.endswith("num_batches_tracked"):

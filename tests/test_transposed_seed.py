@@ -110,14 +110,14 @@ def test_compiled_decoder_layer_matches_hand_result(stride, size, expected) -> N
     The encoder kernel [[1,0],[0,0]] copies X out of the image, the decoder kernel is K
     and the 1x1 head is the identity, so the network computes X (*)^T K exactly."""
     graph = compile_graph(load_spec(_spec(size, stride)))
-    op = graph.nodes["dec_enc"]["op"]
+    op = graph["dec_enc"].op
     assert isinstance(op, ConvTranspose)
     assert tuple(op.kernel) == (2, 2)
     assert tuple(op.stride) == (stride, stride)
     assert tuple(op.padding) == (0, 0)
     assert tuple(op.output_padding) == (0, 0)
-    assert graph.nodes["enc"]["shape"] == (1, 3, 3)
-    assert graph.nodes["dec_enc"]["shape"] == (1, size, size)
+    assert graph["enc"].shape == (1, 3, 3)
+    assert graph["dec_enc"].shape == (1, size, size)
 
     model = compile_spec(_spec(size, stride)).eval()
     with torch.no_grad():
@@ -158,7 +158,7 @@ def test_compiled_strided_mirror_matches_stamping_with_padding(size, out_pad) ->
         """
     )
     graph = compile_graph(load_spec(text))
-    assert tuple(graph.nodes["dec_enc"]["op"].output_padding) == (out_pad, out_pad)
+    assert tuple(graph["dec_enc"].op.output_padding) == (out_pad, out_pad)
     model = compile_spec(text).double().eval()
     seen: dict[str, torch.Tensor] = {}
     model.dec_enc.register_forward_hook(lambda m, args, out: seen.update(x=args[0], y=out))

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from compiler import compile_graph, compile_spec
 from compiler.ops import MaxPoolWithIndices, MaxUnpool, max_unpool2d
 from graphspec import load_spec
-from graphspec.ir_ops import MaxUnpool as MaxUnpoolOp
+from graphspec.ops import MaxUnpool as MaxUnpoolOp
 
 X = [[120.0, 150.0, 120.0], [100.0, 50.0, 110.0], [25.0, 25.0, 10.0]]
 POOLED = [[150.0, 150.0], [100.0, 110.0]]
@@ -120,11 +120,11 @@ def _identity_head(model: torch.nn.Module) -> None:
 
 def test_compiled_spec_unpools_with_the_pool_indices_and_sums() -> None:
     graph = compile_graph(load_spec(SPEC))
-    op = graph.nodes["dec_pool"]["op"]
+    op = graph["dec_pool"].op
     assert isinstance(op, MaxUnpoolOp)
     assert op.pool == "pool"
     assert tuple(op.size) == (3, 3)
-    assert graph.nodes["dec_pool"]["shape"] == (1, 3, 3)
+    assert graph["dec_pool"].shape == (1, 3, 3)
 
     model = compile_spec(SPEC).eval()
     _identity_head(model)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import networkx as nx
 import pytest
 import torch
 from torch import nn
@@ -50,7 +49,7 @@ def reference_vgg16() -> nn.Sequential:
 
 
 @pytest.fixture(scope="module")
-def graph() -> nx.DiGraph:
+def graph() -> graphspec.Graph:
     return graphspec.build_graph(graphspec.load_spec(SPEC))
 
 
@@ -80,8 +79,8 @@ def reference() -> dict[str, object]:
     }
 
 
-def encoder_nodes(graph: nx.DiGraph) -> list[str]:
-    return [n for n in nx.topological_sort(graph) if graph.nodes[n]["role"] != "input"]
+def encoder_nodes(graph: graphspec.Graph) -> list[str]:
+    return [n.name for n in graph.topological() if n.role != "input"]
 
 
 def test_reference_model_has_the_published_parameter_count(reference):
@@ -100,11 +99,11 @@ def test_graph_is_a_chain_matching_the_reference_layer_by_layer(graph, reference
         nn.Linear: "linear",
         nn.Dropout: "dropout",
     }
-    assert [graph.nodes[n]["op"].kind for n in nodes] == [kinds[type(m)] for m in model]
+    assert [graph[n].op.op for n in nodes] == [kinds[type(m)] for m in model]
 
 
 def test_pool5_is_512x7x7(graph, reference):
-    assert graph.nodes["pool5"]["shape"] == (512, 7, 7)
+    assert graph["pool5"].shape == (512, 7, 7)
     # ... and so is the reference's last max-pool output (the input of the classifier).
     last_pool = max(i for i, m in enumerate(reference["model"]) if isinstance(m, nn.MaxPool2d))
     assert reference["shapes"][last_pool] == (512, 7, 7)
@@ -113,32 +112,32 @@ def test_pool5_is_512x7x7(graph, reference):
 
 def test_every_layer_shape_matches_pytorch(graph, reference):
     nodes = encoder_nodes(graph)
-    assert [graph.nodes[n]["shape"] for n in nodes] == reference["shapes"]
-    assert graph.graph["output"] == "fc8"
-    assert graph.nodes["fc8"]["shape"] == (1000,)
+    assert [graph[n].shape for n in nodes] == reference["shapes"]
+    assert graph.output == "fc8"
+    assert graph["fc8"].shape == (1000,)
 
 
 def test_total_params_equal_published_figure_and_reference_numel(graph, reference):
     numel = sum(p.numel() for p in reference["model"].parameters())
-    assert graphspec.totals(graph)["params"] == PUBLISHED_PARAMS
-    assert graphspec.totals(graph)["params"] == numel
+    assert graphspec.totals(graph).params == PUBLISHED_PARAMS
+    assert graphspec.totals(graph).params == numel
 
 
 def test_params_per_layer_match_reference(graph, reference):
     nodes = encoder_nodes(graph)
     expected = [sum(p.numel() for p in m.parameters()) for m in reference["model"]]
-    assert [graph.nodes[n]["params"] for n in nodes] == expected
+    assert [graph[n].params for n in nodes] == expected
 
 
 def test_total_flops_equal_flop_counter_mode(graph, reference):
-    assert graphspec.totals(graph)["flops"] == reference["total_flops"]
+    assert graphspec.totals(graph).flops == reference["total_flops"]
     # Sanity: VGG-16 is about 15.5 GMACs per 224x224 image.
     assert 30.9e9 < reference["total_flops"] < 31.0e9
 
 
 def test_flops_per_layer_match_flop_counter_mode(graph, reference):
     nodes = encoder_nodes(graph)
-    assert [graph.nodes[n]["flops"] for n in nodes] == reference["layer_flops"]
+    assert [graph[n].flops for n in nodes] == reference["layer_flops"]
 
 
 def test_receptive_field_and_stride_of_pool5(graph):
@@ -151,5 +150,5 @@ def test_receptive_field_and_stride_of_pool5(graph):
         else:
             rf += 2 * jump
     assert (rf, jump) == (212, 32)
-    assert graph.nodes["pool5"]["rf"] == (rf, rf)
-    assert graph.nodes["pool5"]["jump"] == (jump, jump)
+    assert graph["pool5"].rf == (rf, rf)
+    assert graph["pool5"].jump == (jump, jump)

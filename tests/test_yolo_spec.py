@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from compiler import GraphNet, compile_graph
-from graphspec import SpecError, load_spec, totals
+from graphspec import DetectionHead, SpecError, load_spec, totals
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 YOLOV1 = SPECS / "yolov1.yaml"
@@ -58,17 +58,17 @@ def yolov1_graph():
 
 def test_yolov1_graph_is_a_7x7x30_grid(yolov1_graph):
     graph = yolov1_graph
-    assert tuple(graph.nodes[graph.graph["output"]]["shape"]) == (7, 7, 30)
-    assert graph.graph["detection"] == {"type": "yolo", "grid": 7, "boxes": 2, "num_classes": 20}
-    assert tuple(graph.nodes["fc1"]["shape"]) == (4096,)
-    assert tuple(graph.nodes["fc2"]["shape"]) == (1470,)
-    assert "default_boxes" not in graph.graph
+    assert tuple(graph[graph.output].shape) == (7, 7, 30)
+    assert graph.detection == DetectionHead(type="yolo", num_classes=20, grid=7, boxes=2)
+    assert tuple(graph["fc1"].shape) == (4096,)
+    assert tuple(graph["fc2"].shape) == (1470,)
+    assert graph.detection.default_boxes == 0  # SSD only
 
 
 def test_yolov1_param_count_matches_the_paper(yolov1_graph):
     expected = yolov1_paper_params()
     assert expected == 271_703_550
-    assert totals(yolov1_graph)["params"] == expected
+    assert totals(yolov1_graph).params == expected
 
 
 def test_yolov1_module_on_meta_device(yolov1_graph):
@@ -95,7 +95,7 @@ def small():
 
 def test_small_yolo_output_is_the_fc_vector_as_a_grid(small):
     graph, model = small
-    assert tuple(graph.nodes[graph.graph["output"]]["shape"]) == (2, 2, 13)
+    assert tuple(graph[graph.output].shape) == (2, 2, 13)
     seen = {}
     handle = model.fc2.register_forward_hook(lambda m, a, out: seen.update(fc2=out.clone()))
     try:
@@ -113,13 +113,13 @@ def test_small_yolo_output_is_the_fc_vector_as_a_grid(small):
 
 def test_small_yolo_keeps_fc_layers_and_counts_params(small):
     graph, model = small
-    assert graph.nodes["fc1"]["op"].kind == "linear"
-    assert graph.nodes["fc2"]["op"].kind == "linear"
+    assert graph["fc1"].op.op == "linear"
+    assert graph["fc2"].op.op == "linear"
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert [(m.in_features, m.out_features) for m in linears] == [(1024, 64), (64, 52)]
     assert len(convs) == 2  # only the two encoder convs; no FC turned into a conv
-    assert totals(graph)["params"] == SMALL_PARAMS
+    assert totals(graph).params == SMALL_PARAMS
     assert sum(p.numel() for p in model.parameters()) == SMALL_PARAMS
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import torch
 from torch import Tensor, nn
 
-from compiler.layers import module_call
-from graphspec import SpecError, inputs_of
-from graphspec.graph import INPUT
-from graphspec.ir_ops import MaxUnpool
-from graphspec.ops import MaxPool
+from compiler.emit.modules import module_call
+from graphspec import INPUT, Graph, SpecError
+from graphspec.ops import MaxPool, MaxUnpool
 
 
 @dataclass(frozen=True)
@@ -33,20 +30,21 @@ def indices_key(pool: str) -> str:
     return f"{pool}:indices"
 
 
-def plan_steps(graph: nx.DiGraph) -> list[Step]:
+def plan_steps(graph: Graph) -> list[Step]:
     """The execution order, with each step's inputs, outputs and last uses."""
     raw: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-    for node in nx.topological_sort(graph):
-        if node == INPUT:
+    for node in graph.topological():
+        if node.name == INPUT:
             continue
-        op = graph.nodes[node]["op"]
-        preds = inputs_of(graph, node)
+        preds = graph.inputs_of(node.name)
         keys = tuple(preds)
-        if isinstance(op, MaxUnpool):
-            keys = (preds[0], indices_key(op.pool))
-        outputs = (node, indices_key(node)) if isinstance(op, MaxPool) else (node,)
-        raw.append((node, keys, outputs))
-    final = set(graph_outputs(graph))
+        if isinstance(node.op, MaxUnpool):
+            keys = (preds[0], indices_key(node.op.pool))
+        outputs = (
+            (node.name, indices_key(node.name)) if isinstance(node.op, MaxPool) else (node.name,)
+        )
+        raw.append((node.name, keys, outputs))
+    final = set(graph.results)
     last_use: dict[str, int] = {}
     for i, (_, keys, _) in enumerate(raw):
         for key in keys:
@@ -58,34 +56,28 @@ def plan_steps(graph: nx.DiGraph) -> list[Step]:
     return steps
 
 
-def graph_outputs(graph: nx.DiGraph) -> list[str]:
-    """Output node(s): detection heads return several tensors, others one."""
-    outputs = graph.graph.get("outputs")
-    return list(outputs) if outputs else [graph.graph["output"]]
-
-
 class GraphNet(nn.Module):
     """A network built from a graphspec graph IR."""
 
-    def __init__(self, graph: nx.DiGraph) -> None:
+    def __init__(self, graph: Graph) -> None:
         super().__init__()
-        self.spec_name: str = graph.graph.get("name", "graphnet")
+        self.spec_name: str = graph.name
         self.steps = plan_steps(graph)
-        self.outputs = tuple(graph_outputs(graph))
+        self.outputs = graph.results
         for step in self.steps:
-            data = graph.nodes[step.node]
+            node = graph[step.node]
             if hasattr(self, step.node):
                 raise SpecError.at(
-                    data["loc"],
+                    node.loc,
                     f"layer name '{step.node}' is reserved by "
                     "torch.nn.Module (expected another name)",
                 )
-            shapes = [graph.nodes[p]["shape"] for p in inputs_of(graph, step.node)]
-            self.add_module(step.node, module_call(data["op"], shapes, data["shape"]).build())
-        for node, data in graph.nodes(data=True):
-            if data.get("tied_to"):
+            call = module_call(node.op, graph.input_shapes(step.node), node.shape)
+            self.add_module(step.node, call.build())
+        for node in graph:
+            if node.tied_to:
                 # One Parameter, two uses: gradients from encoder and decoder accumulate.
-                getattr(self, node).weight = getattr(self, data["tied_to"]).weight
+                getattr(self, node.name).weight = getattr(self, node.tied_to).weight
         self.graph = graph
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
@@ -108,6 +100,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def example_input(graph: nx.DiGraph, batch: int = 1, device: str | torch.device = "cpu") -> Tensor:
-    c, h, w = graph.nodes[INPUT]["shape"]
+def example_input(graph: Graph, batch: int = 1, device: str | torch.device = "cpu") -> Tensor:
+    """A random image batch of the graph's input size."""
+    c, h, w = graph[INPUT].shape
     return torch.randn(batch, c, h, w, device=device)

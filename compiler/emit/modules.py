@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from compiler import ops as rt
-from graphspec import ir_ops, ops
+from graphspec import ops
 from graphspec.ops import Shape
 
 
@@ -50,7 +50,7 @@ def _same(default: Any, value: Any) -> bool:
 
 @singledispatch
 def module_call(op: ops.Op, inputs: list[Shape], out: Shape) -> ModuleCall:
-    raise NotImplementedError(f"no module for op {op.kind!r}")
+    raise NotImplementedError(f"no module for op {op.op!r}")
 
 
 @module_call.register
@@ -183,25 +183,25 @@ def _(op: ops.Concat, inputs: list[Shape], out: Shape) -> ModuleCall:
 
 
 @module_call.register
-def _(op: ir_ops.MaxUnpool, inputs: list[Shape], out: Shape) -> ModuleCall:
+def _(op: ops.MaxUnpool, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.MaxUnpool, dict(output_size=tuple(out[1:])))
 
 
 @module_call.register
-def _(op: ir_ops.Reshape, inputs: list[Shape], out: Shape) -> ModuleCall:
+def _(op: ops.Reshape, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.Reshape, dict(shape=tuple(op.shape)))
 
 
 @module_call.register
-def _(op: ir_ops.L2Norm, inputs: list[Shape], out: Shape) -> ModuleCall:
+def _(op: ops.L2Norm, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.L2Norm, dict(channels=out[0], scale=op.scale))
 
 
 @module_call.register
-def _(op: ir_ops.AnchorRows, inputs: list[Shape], out: Shape) -> ModuleCall:
+def _(op: ops.AnchorRows, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.AnchorRows, dict(values=op.values))
 
 
 @module_call.register
-def _(op: ir_ops.ConcatRows, inputs: list[Shape], out: Shape) -> ModuleCall:
+def _(op: ops.ConcatRows, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.ConcatRows)

@@ -8,69 +8,62 @@ over the feature map and yields a heat-map of scores (Long et al., FCN, section 
 
 from __future__ import annotations
 
-import networkx as nx
 import torch
 
-from graphspec import infer_shapes, inputs_of
-from graphspec.ops import GELU, Conv, Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, SiLU
-
-ELEMENTWISE = (Dropout, ReLU, LeakyReLU, GELU, SiLU, Sigmoid)
+from graphspec import Graph, Spec, infer_shapes
+from graphspec.ops import Conv, Flatten, Linear, Shape
 
 
-def fc_to_conv(graph: nx.DiGraph) -> nx.DiGraph:
+def fc_to_conv(graph: Graph, spec: Spec | None = None) -> Graph:
     """Return a copy of ``graph`` with flatten + linear layers turned into convolutions.
 
-    Converted nodes keep their names and get ``from_linear = (C, h, w)``, the map the
-    linear used to read, which :func:`classifier_to_fcn_state_dict` needs. Dropout and
-    activations between the flatten and the linears work on maps as well as on vectors,
-    so they stay."""
+    Converted nodes keep their names and record ``from_linear`` = the map the linear used
+    to read, which :func:`classifier_to_fcn_state_dict` needs. Pointwise ops between the
+    flatten and the linears (dropout, activations) work on maps as well as on vectors, so
+    they stay. The spec is not needed: the pass signature is shared by every pass."""
     graph = graph.copy()
-    plans: dict[str, tuple[int, int, int]] = {}
-    flattens: set[str] = set()
-    for node in nx.topological_sort(graph):
-        if not isinstance(graph.nodes[node]["op"], Linear):
-            continue
-        source = inputs_of(graph, node)[0]
-        while isinstance(graph.nodes[source]["op"], ELEMENTWISE):
-            source = inputs_of(graph, source)[0]
-        op = graph.nodes[source]["op"]
-        if isinstance(op, Flatten):
-            plans[node] = graph.nodes[inputs_of(graph, source)[0]]["shape"]
-            flattens.add(source)
-        elif isinstance(op, Linear) and source in plans:
-            plans[node] = (graph.nodes[source]["shape"][0], 1, 1)
-    for node, map_shape in plans.items():
-        op = graph.nodes[node]["op"]
-        kernel = (map_shape[1], map_shape[2])
-        graph.nodes[node]["op"] = Conv(out=op.out, kernel=kernel, bias=op.bias, name=op.name)
-        graph.nodes[node]["from_linear"] = tuple(map_shape)
-    for node in flattens:
-        _bypass(graph, node)
+    plans, flattens = _conversion_plan(graph)
+    for name, map_shape in plans.items():
+        node = graph[name]
+        op = node.op
+        assert isinstance(op, Linear)
+        node.op = Conv(out=op.out, kernel=(map_shape[1], map_shape[2]), bias=op.bias, name=op.name)
+        node.from_linear = map_shape
+    for name in flattens:
+        graph.bypass(name)
     return infer_shapes(graph)
 
 
-def _bypass(graph: nx.DiGraph, node: str) -> None:
-    """Remove a single-input node, connecting its input to each of its consumers."""
-    (pred,) = inputs_of(graph, node)
-    for _, succ, data in list(graph.out_edges(node, data=True)):
-        graph.add_edge(pred, succ, **data)
-    if graph.graph["output"] == node:
-        graph.graph["output"] = pred
-    graph.remove_node(node)
+def _conversion_plan(graph: Graph) -> tuple[dict[str, Shape], set[str]]:
+    """Each convertible linear with the map it reads, and the flattens to remove."""
+    plans: dict[str, Shape] = {}
+    flattens: set[str] = set()
+    for node in graph.topological():
+        if not isinstance(node.op, Linear):
+            continue
+        source = graph.inputs_of(node.name)[0]
+        while graph[source].op.pointwise:
+            source = graph.inputs_of(source)[0]
+        op = graph[source].op
+        if isinstance(op, Flatten):
+            plans[node.name] = graph[graph.inputs_of(source)[0]].shape
+            flattens.add(source)
+        elif isinstance(op, Linear) and source in plans:
+            plans[node.name] = (graph[source].shape[0], 1, 1)
+    return plans, flattens
 
 
 def classifier_to_fcn_state_dict(
-    state_dict: dict[str, torch.Tensor], fcn_graph: nx.DiGraph
+    state_dict: dict[str, torch.Tensor], fcn_graph: Graph
 ) -> dict[str, torch.Tensor]:
     """Convert a trained classifier's ``state_dict`` into the fully-convolutional one:
     each converted linear weight ``[out, C*h*w]`` becomes a conv weight ``[out, C, h, w]``
     (``flatten`` is channel-major, so a plain reshape lines the weights up)."""
     converted = dict(state_dict)
-    for node, data in fcn_graph.nodes(data=True):
-        shape = data.get("from_linear")
-        key = f"{node}.weight"
-        if shape is None or key not in converted:
+    for node in fcn_graph:
+        key = f"{node.name}.weight"
+        if node.from_linear is None or key not in converted:
             continue
         weight = converted[key]
-        converted[key] = weight.reshape(weight.shape[0], *shape)
+        converted[key] = weight.reshape(weight.shape[0], *node.from_linear)
     return converted

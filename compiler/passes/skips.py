@@ -8,30 +8,23 @@ from shape inference, so the next decoder conv simply reads the wider input.
 
 from __future__ import annotations
 
-from typing import Literal
-
-import networkx as nx
-
-from graphspec import infer_shapes
+from graphspec import Graph, Node, Spec, infer_shapes
 from graphspec.ops import Add, Concat
 
 
-def add_skips(graph: nx.DiGraph, mode: Literal["concat", "add", "none"]) -> nx.DiGraph:
-    """Return a copy of ``graph`` with skip connections of the given ``mode``."""
+def add_skips(graph: Graph, spec: Spec) -> Graph:
+    """Return a copy of ``graph`` with the skip connections ``spec.decoder.skips`` asks for."""
+    mode = spec.decoder.skips if spec.decoder is not None else "none"
     if mode == "none":
         return graph
     graph = graph.copy()
-    marked = [(n, d["skip_source"]) for n, d in graph.nodes(data=True) if "skip_source" in d]
-    for node, source in marked:
-        name = f"skip_{source}"
+    marked = [node for node in graph if node.skip_source is not None]
+    for node in marked:
+        assert node.skip_source is not None
         op = Concat() if mode == "concat" else Add()
-        data = graph.nodes[node]
-        graph.add_node(name, op=op, role="decoder", stage=data["stage"], loc=data["loc"])
-        for _, succ, edge in list(graph.out_edges(node, data=True)):
-            graph.remove_edge(node, succ)
-            graph.add_edge(name, succ, **edge)
-        graph.add_edge(node, name, port=0)
-        graph.add_edge(source, name, port=1)
-        if graph.graph["output"] == node:
-            graph.graph["output"] = name
+        skip = Node(f"skip_{node.skip_source}", op, "decoder", node.loc, stage=node.stage)
+        graph.add(skip)
+        graph.reroute_consumers(node.name, skip.name)
+        graph.connect(node.name, skip.name, 0)
+        graph.connect(node.skip_source, skip.name, 1)
     return infer_shapes(graph)

@@ -2,12 +2,18 @@
 
 Spec models refuse unknown keys with a "did you mean" hint; kernel-like fields accept an
 integer or an ``[h, w]`` pair; ``out`` accepts an integer or ``classes``. The concrete ops
-live in :mod:`graphspec.ops`.
+live in the other modules of :mod:`graphspec.ops`, one family a file.
+
+An op class carries everything the passes need to know about it as class-level traits
+(:class:`Op`'s ``arity``, ``pointwise``, ``keeps_size``, ``mirror``), so no pass keeps a
+list of op types of its own. Defining a subclass with an ``op`` name registers it for
+specs (:func:`spec_ops`): the schema's layer union is built from that registry.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -110,14 +116,64 @@ def _spatial(shape: Shape, op: str) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-class Op(Strict):
-    """Common fields: an optional ``name`` (for references) and ``from`` (inputs other
-    than the previous layer)."""
+MirrorRule = Literal["none", "follow", "conv", "max_pool", "avg_pool", "resize"]
+"""How ``mirror_decoder`` treats an encoder layer: ``follow`` layers (norms, activations)
+are repeated after the mirror of the conv they follow; ``conv``, ``max_pool`` and
+``avg_pool`` layers are undone by the builder the pass's table gives for the decoder's
+``upsample`` mode; ``resize`` layers are always undone by a resize; ``none`` are skipped."""
 
-    kind: ClassVar[str] = "op"
-    arity: ClassVar[int | None] = 1  # None: two or more inputs
+_SPEC_OPS: dict[str, type[Op]] = {}
+_ON_NEW_OP: list[Callable[[], None]] = []
+
+
+def spec_ops() -> dict[str, type[Op]]:
+    """The ops a spec's encoder may use, by their ``op`` name, in definition order."""
+    return dict(_SPEC_OPS)
+
+
+def on_new_op(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever an op class is registered (the schema rebuilds its union)."""
+    _ON_NEW_OP.append(callback)
+
+
+def forget_op(name: str) -> None:
+    """Unregister a spec op (for tests that define a toy op) and rebuild what depends on it."""
+    _SPEC_OPS.pop(name, None)
+    for callback in _ON_NEW_OP:
+        callback()
+
+
+class Op(Strict):
+    """Common fields: ``op`` (the op's one name, the discriminator in YAML), an optional
+    ``name`` (for references) and ``from`` (inputs other than the previous layer).
+
+    Traits, read by the graph builder and the passes:
+
+    * ``arity``: number of inputs (``None``: two or more, e.g. ``add``);
+    * ``in_spec``: whether a spec may use it (IR-only ops are created by passes);
+    * ``pointwise``: value by value, same shape, on maps and on vectors alike (so
+      ``fc_to_conv`` keeps it between a flatten and a linear);
+    * ``keeps_size``: never changes the spatial size (``mirror_decoder`` skips it);
+    * ``mirror``: a :data:`MirrorRule`.
+    """
+
+    arity: ClassVar[int | None] = 1
+    in_spec: ClassVar[bool] = True
+    pointwise: ClassVar[bool] = False
+    keeps_size: ClassVar[bool] = False
+    mirror: ClassVar[MirrorRule] = "none"
+    op: str
     name: Annotated[str, Field(pattern=IDENT)] | None = None
     from_: str | list[str] | None = Field(default=None, alias="from")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        name = cls.model_fields["op"].default
+        if cls.in_spec and isinstance(name, str):
+            _SPEC_OPS[name] = cls
+            for callback in _ON_NEW_OP:
+                callback()
 
     def infer(self, inputs: list[Shape]) -> Shape:
         return inputs[0]

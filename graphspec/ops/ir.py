@@ -10,12 +10,12 @@ from __future__ import annotations
 from math import prod
 from typing import ClassVar, Literal
 
-from graphspec.ops import Op, Pair, Shape, ShapeError, Size, _spatial
+from graphspec.ops.base import Op, Pair, Shape, ShapeError, Size, _spatial
 
 
 class Input(Op):
-    kind: ClassVar[str] = "input"
     arity: ClassVar[int | None] = 0
+    in_spec: ClassVar[bool] = False
     op: Literal["input"] = "input"
     channels: int
     height: int
@@ -29,7 +29,7 @@ class MaxUnpool(Op):
     """Inverse of the max-pool node ``pool``: puts each value back where the pool took
     its maximum from. ``size`` is the pool's input size, so odd sizes come back exactly."""
 
-    kind: ClassVar[str] = "max_unpool"
+    in_spec: ClassVar[bool] = False
     op: Literal["max_unpool"] = "max_unpool"
     pool: str
     kernel: Size
@@ -50,7 +50,7 @@ class MaxUnpool(Op):
 class Reshape(Op):
     """View a flat vector as ``shape`` (YOLO's S x S x (B*5 + C) grid)."""
 
-    kind: ClassVar[str] = "reshape"
+    in_spec: ClassVar[bool] = False
     op: Literal["reshape"] = "reshape"
     shape: tuple[int, ...]
 
@@ -67,6 +67,8 @@ class L2Norm(Op):
     """SSD's per-position L2 normalisation across channels with a learned channel scale."""
 
     kind: ClassVar[str] = "l2norm"
+    in_spec: ClassVar[bool] = False
+    keeps_size: ClassVar[bool] = True
     op: Literal["l2norm"] = "l2norm"
     scale: float = 20.0
 
@@ -78,7 +80,7 @@ class AnchorRows(Op):
     """A head conv's ``[boxes * values, H, W]`` map as ``[H * W * boxes, values]`` rows:
     one row per default box, ordered by cell (row-major) then box."""
 
-    kind: ClassVar[str] = "anchor_rows"
+    in_spec: ClassVar[bool] = False
     op: Literal["anchor_rows"] = "anchor_rows"
     values: int
 
@@ -92,8 +94,8 @@ class AnchorRows(Op):
 class ConcatRows(Op):
     """Concatenate the default-box rows of every source map."""
 
-    kind: ClassVar[str] = "concat_rows"
     arity: ClassVar[int | None] = None
+    in_spec: ClassVar[bool] = False
     op: Literal["concat_rows"] = "concat_rows"
 
     def infer(self, inputs: list[Shape]) -> Shape:

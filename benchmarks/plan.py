@@ -1,0 +1,113 @@
+"""What a sweep will run: jobs (spec file x settings), their stable keys, and shards.
+
+A job's key hashes the spec bytes and the settings, so an edited spec or a changed setting is
+a new job while an unchanged one is recognised on resume; :func:`select_shard` splits one
+plan over several processes or machines that all compute the same plan.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.results import file_hash, job_key
+
+__all__ = ["JOBS_DIR", "Job", "plan_jobs", "parse_shard", "select_shard"]
+
+JOBS_DIR = "jobs"
+"""Sub-folder of a run directory holding one folder per job."""
+
+
+@dataclass
+class Job:
+    """One unit of a sweep: a spec file trained/evaluated/timed under one settings dict.
+
+    ``spec_hash`` (and so ``key``) is read from the file once and cached, so the key a job is
+    planned under is the key its row is stored under even if the file is edited mid-sweep.
+    """
+
+    spec_file: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.spec_file = Path(self.spec_file)
+        self.settings = dict(self.settings)
+
+    @property
+    def name(self) -> str:
+        """Spec file stem, used in job directory names and as the default ``spec`` column."""
+        return self.spec_file.stem
+
+    @functools.cached_property
+    def spec_hash(self) -> str:
+        return file_hash(self.spec_file)
+
+    @functools.cached_property
+    def key(self) -> str:
+        return job_key(self.spec_hash, self.settings, spec_name=self.name)
+
+    @property
+    def dir_name(self) -> str:
+        """Job directory name: readable and unique per key."""
+        return f"{self.name}-{self.key[:8]}"
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready summary for sweep.json."""
+        return {
+            "name": self.name,
+            "spec_file": str(self.spec_file),
+            "spec_hash": self.spec_hash,
+            "key": self.key,
+            "job_dir": f"{JOBS_DIR}/{self.dir_name}",
+            "settings": self.settings,
+        }
+
+
+def plan_jobs(
+    spec_files: Iterable[str | Path], settings_list: Iterable[Mapping[str, Any]]
+) -> list[Job]:
+    """Cartesian product spec x settings, spec-major, in the given order.
+
+    Exact duplicates (same key: same file bytes, name and settings) are dropped, keeping the
+    first, because they would write the same results row.
+    """
+    settings_seq = [dict(s) for s in settings_list]
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for spec_file, settings in itertools.product(list(spec_files), settings_seq):
+        job = Job(Path(spec_file), settings)
+        if job.key not in seen:
+            seen.add(job.key)
+            jobs.append(job)
+    return jobs
+
+
+_SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 0 <= i < n; ValueError that says what is wrong otherwise."""
+    match = _SHARD_RE.match(shard)
+    if match is None:
+        raise ValueError(f"bad shard {shard!r}: expected 'i/n' with integers, e.g. '0/4'")
+    index, count = int(match.group(1)), int(match.group(2))
+    if count < 1:
+        raise ValueError(f"bad shard {shard!r}: the shard count n must be at least 1")
+    if index >= count:
+        raise ValueError(
+            f"bad shard {shard!r}: the index i is 0-based and must be below n={count} "
+            f"(valid: 0/{count} .. {count - 1}/{count})"
+        )
+    return index, count
+
+
+def select_shard(jobs: Sequence[Job], shard: str) -> list[Job]:
+    """Every n-th job starting at i: shards 0..n-1 partition the plan (round-robin, so each
+    shard gets a mix of specs rather than one shard getting all the big ones)."""
+    index, count = parse_shard(shard)
+    return list(jobs[index::count])

@@ -1,0 +1,58 @@
+"""Totals of a graph and the spec's ``budget`` limits on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphspec.errors import SpecError, SpecIssue
+from graphspec.ir import Graph
+from graphspec.schema import Spec
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-network cost per image: parameters (a tied weight counted once) and FLOPs
+    (2 x MACs)."""
+
+    params: int
+    flops: int
+
+    @property
+    def gflops(self) -> float:
+        return self.flops / 1e9
+
+
+def totals(graph: Graph) -> Totals:
+    """Total parameters and FLOPs of ``graph``."""
+    return Totals(
+        params=sum(node.own_params for node in graph), flops=sum(node.flops for node in graph)
+    )
+
+
+def enforce_budget(graph: Graph, spec: Spec) -> None:
+    """Raise if the graph exceeds the spec's ``budget`` (one issue per limit exceeded)."""
+    if spec.budget is None:
+        return
+    total = totals(graph)
+    issues = []
+    smap = spec.source
+    if spec.budget.max_params is not None and total.params > spec.budget.max_params:
+        issues.append(
+            SpecIssue(
+                smap.locate(("budget", "max_params")),
+                f"budget exceeded: "
+                f"{total.params:,} parameters (expected at most "
+                f"{spec.budget.max_params:,.0f}, got {total.params:,})",
+            )
+        )
+    if spec.budget.max_gflops is not None and total.gflops > spec.budget.max_gflops:
+        issues.append(
+            SpecIssue(
+                smap.locate(("budget", "max_gflops")),
+                f"budget exceeded: "
+                f"{total.gflops:.6g} GFLOPs (expected at most {spec.budget.max_gflops}, "
+                f"got {total.gflops:.6g})",
+            )
+        )
+    if issues:
+        raise SpecError(issues)

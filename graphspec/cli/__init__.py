@@ -1,0 +1,64 @@
+"""The ``graphspec`` command line: check, summary, schema, compile, bench, report, demo.
+
+The CLI parses arguments and formats output; the work is done by the spec language
+(:mod:`graphspec`), the compiler and the harness (:mod:`benchmarks`). It is the only
+package that sees all three, and imports the latter two lazily so ``graphspec check`` stays
+quick. Bad input never shows a traceback: spec problems print as
+``file:line:col: key: message`` and set the exit code (:mod:`graphspec.cli.errors`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from graphspec.cli.bench import add_bench_command, add_demo_command
+from graphspec.cli.check import add_check_command
+from graphspec.cli.compile import add_compile_command
+from graphspec.cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, describe_error
+from graphspec.cli.options import Parser
+from graphspec.cli.report import add_report_command
+from graphspec.cli.show import add_show_commands
+from graphspec.errors import SpecError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; each sets ``func``, the function that runs it."""
+    parser = Parser(
+        prog="graphspec",
+        description="Declarative model-graph compiler and "
+        "benchmarking framework for dense-prediction CNNs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    add_check_command(sub)
+    add_show_commands(sub)
+    add_compile_command(sub)
+    add_bench_command(sub)
+    add_report_command(sub)
+    add_demo_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as err:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # user-facing errors from the harness arrive as their own types
+        message = describe_error(exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_INVALID

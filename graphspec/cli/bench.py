@@ -1,0 +1,220 @@
+"""``graphspec bench`` and ``graphspec demo``: parse a sweep's options, print its progress.
+
+The sweep itself (planning, sharding, DDP, results, report) is
+:func:`benchmarks.orchestrate.run_bench`; it is imported inside the command functions so
+``graphspec check`` never pays for torch and the harness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graphspec.cli.errors import EXIT_USAGE
+from graphspec.cli.options import image_size, positive
+from graphspec.discover import find_specs
+
+if TYPE_CHECKING:
+    from benchmarks.orchestrate import SweepOptions
+    from benchmarks.sweep import SweepEvent, SweepSummary
+
+DEMO_SPECS = (
+    "segnet-small.yaml",
+    "unet-small.yaml",
+    "fcn-small.yaml",
+    "deconvnet-small.yaml",
+    "ssd-small.yaml",
+)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # pragma: no cover - torch import problems surface elsewhere
+        return False
+
+
+def _add_run_options(p: argparse.ArgumentParser, epochs: int, batch: int, lr: float = 2e-3) -> None:
+    p.add_argument(
+        "--data",
+        default="shapes",
+        help="shapes | voc:PATH | coco:PATH (default: the built-in synthetic shapes)",
+    )
+    p.add_argument("--epochs", type=positive, default=epochs, help=f"default {epochs}")
+    p.add_argument("--batch-size", type=positive, default=batch, help=f"default {batch}")
+    p.add_argument(
+        "--image-size",
+        type=image_size,
+        default=None,
+        metavar="HxW",
+        help="train/evaluate at this size (default: the spec's input size)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if _cuda() else "cpu", choices=("cpu", "cuda"))
+    p.add_argument("--compile", action="store_true", help="torch.compile each model")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument(
+        "--limit",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="use at most N training images (quick checks)",
+    )
+    p.add_argument(
+        "--lr", type=float, default=lr, help=f"AdamW peak learning rate (default {lr:g})"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-job lines")
+
+
+def add_bench_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="train, evaluate and time specs; write results and report",
+        description="Run a sweep: for each spec train (AdamW, cosine schedule), "
+        "evaluate on the held-out split and time it. One row per spec goes to "
+        "OUT/results.csv and results.parquet as soon as it finishes; re-running "
+        "the same command resumes. Under torchrun each spec trains with DDP.",
+    )
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or folders")
+    p.add_argument("--out", required=True, metavar="runs/NAME", help="run directory")
+    _add_run_options(p, epochs=10, batch=16)
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="i/n",
+        help="run every n-th job starting at i (0-based), e.g. for SLURM arrays",
+    )
+    p.add_argument("--retry-failed", action="store_true", help="re-run jobs recorded as failed")
+    p.add_argument("--no-report", action="store_true", help="skip writing the report")
+    p.set_defaults(func=cmd_bench)
+
+
+def add_demo_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the main job: sweep the small reference specs on the "
+        "shapes data and write the report",
+        description="Sweep the small reference specs ("
+        + ", ".join(DEMO_SPECS)
+        + ") on the built-in shapes data on CPU and print the report's path.",
+    )
+    p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
+    p.add_argument("--specs-dir", default=None, help="folder holding the reference specs")
+    _add_run_options(p, epochs=18, batch=16, lr=1e-2)
+    p.set_defaults(func=cmd_demo, shard=None, retry_failed=False, no_report=False)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    files, missing = find_specs(args.specs)
+    if missing:
+        print(f"graphspec bench: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    if not files:
+        print("graphspec bench: no .yaml/.yml spec files given", file=sys.stderr)
+        return EXIT_USAGE
+    return _run(files, args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    specs_dir = Path(args.specs_dir) if args.specs_dir else _default_specs_dir()
+    files = [specs_dir / name for name in DEMO_SPECS]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(
+            f"graphspec demo: reference specs not found: {', '.join(missing)} "
+            "(run it from the repository root or pass --specs-dir)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return _run(files, args)
+
+
+def _default_specs_dir() -> Path:
+    """./specs, else the specs folder of the repository this package lives in."""
+    here = Path.cwd() / "specs"
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "specs"
+
+
+def _sweep_options(args: argparse.Namespace) -> SweepOptions:
+    from benchmarks.orchestrate import SweepOptions
+
+    return SweepOptions(
+        out=Path(args.out),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        image_size=args.image_size,
+        device=args.device,
+        data=args.data,
+        compile=args.compile,
+        workers=args.workers,
+        limit=args.limit,
+        lr=args.lr,
+        shard=args.shard,
+        retry_failed=args.retry_failed,
+        report=not args.no_report,
+        progress=not args.quiet and sys.stdout.isatty(),
+    )
+
+
+def _run(files: list[Path], args: argparse.Namespace) -> int:
+    from benchmarks.orchestrate import run_bench
+
+    options = _sweep_options(args)
+    outcome = run_bench(
+        files,
+        options,
+        on_event=None if args.quiet else _print_event,
+        on_finished=lambda summary: _print_summary(summary, options.out),
+    )
+    if outcome.report is not None:
+        print(f"report: {outcome.report}")
+    return outcome.exit_code
+
+
+def _print_event(event: SweepEvent) -> None:
+    if event.job is None:
+        return
+    head = f"[{event.index + 1}/{event.total}] {event.job.name}"
+    if event.kind == "start":
+        print(f"{head}: training ...", file=sys.stderr, flush=True)
+    elif event.kind == "skip":
+        print(f"{head}: already done, skipped", file=sys.stderr)
+    elif event.kind in ("ok", "failed"):
+        print(f"{head}: {_describe_row(event.row)}", file=sys.stderr, flush=True)
+
+
+def _print_summary(summary: SweepSummary, run_dir: Path) -> None:
+    if summary.interrupted:
+        print(
+            f"interrupted: {summary.done} finished rows kept in {run_dir}; re-run the same "
+            "command to resume",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"{summary.done} ran, {summary.skipped} skipped, {summary.failed} failed "
+        f"-> {run_dir / 'results.csv'}",
+        file=sys.stderr,
+    )
+
+
+def _describe_row(row: dict[str, Any] | None) -> str:
+    """One line per finished job: its scores and costs, or why it failed."""
+    if not row:
+        return "?"
+    if row.get("status") != "ok":
+        return f"FAILED ({row.get('error')})"
+    parts = []
+    for key, label in (("miou", "mIoU"), ("map", "mAP"), ("map50", "mAP50")):
+        value = row.get(key)
+        if isinstance(value, float) and value == value:
+            parts.append(f"{label} {value:.3f}")
+    parts.append(f"{row.get('gflops', 0):.3f} GFLOPs")
+    parts.append(f"{row.get('latency_ms', 0):.2f} ms")
+    parts.append(f"train {row.get('train_s', 0):.0f} s")
+    return "ok: " + ", ".join(parts)

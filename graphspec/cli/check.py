@@ -1,0 +1,115 @@
+"""``graphspec check``: validate specs (schema, graph, shapes, budgets) and report each one.
+
+The compiler is imported lazily so the command starts quickly; results print as text, JSON,
+or GitHub ``::error`` annotations for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graphspec import SourceLocation, SpecError, SpecIssue, load_spec, totals
+from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from graphspec.discover import find_specs
+
+if TYPE_CHECKING:
+    from graphspec import Graph
+
+
+def compile_file(path: Path) -> Graph:
+    """Load, build and compile one spec; return the final graph or raise SpecError."""
+    from compiler import compile_graph
+
+    return compile_graph(load_spec(path))
+
+
+def _check(files: list[Path], missing: list[str]) -> tuple[list[dict[str, Any]], list[SpecIssue]]:
+    """One result per file (valid or not) and every issue, missing paths' first."""
+    results: list[dict[str, Any]] = []
+    issues: list[SpecIssue] = [
+        SpecIssue(
+            SourceLocation(m), "file not found (expected a spec file or folder, got a missing path)"
+        )
+        for m in missing
+    ]
+    for path in files:
+        try:
+            graph = compile_file(path)
+        except SpecError as err:
+            issues.extend(err.issues)
+            results.append(
+                {"file": str(path), "valid": False, "errors": [i.to_dict() for i in err.issues]}
+            )
+            continue
+        total = totals(graph)
+        results.append(
+            {
+                "file": str(path),
+                "valid": True,
+                "errors": [],
+                "params": total.params,
+                "gflops": total.gflops,
+            }
+        )
+    return results, issues
+
+
+def _print_github(issues: list[SpecIssue]) -> None:
+    for issue in issues:
+        loc = issue.location
+        text = f"{issue}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::error file={loc.file},line={loc.line},col={loc.column}::{text}")
+
+
+def _print_text(
+    results: list[dict[str, Any]], issues: list[SpecIssue], checked: int, missing: int
+) -> None:
+    for issue in issues:
+        print(issue)
+    for result in results:
+        if result["valid"]:
+            print(
+                f"{result['file']}: ok ({result['params']:,} parameters, "
+                f"{result['gflops']:.3f} GFLOPs)"
+            )
+    bad = sum(not r["valid"] for r in results) + missing
+    print(f"{checked} checked, {bad} invalid", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    files, missing = find_specs(args.paths)
+    if missing and not files:
+        print(f"graphspec check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    results, issues = _check(files, missing)
+    if args.format == "json":
+        print(json.dumps({"valid": not issues, "files": results, "missing": missing}, indent=2))
+    elif args.format == "github":
+        _print_github(issues)
+    else:
+        _print_text(results, issues, len(files) + len(missing), len(missing))
+    if not files and not missing:
+        print("graphspec check: no .yaml/.yml spec files found", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_INVALID if issues else EXIT_OK
+
+
+def add_check_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check",
+        help="validate specs (files or folders, recursive)",
+        description="Validate specs: schema, graph, shapes, budgets. Exit 0 "
+        "if all are valid, 1 if any is invalid, 2 on usage errors.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github prints ::error annotations for CI (default: text)",
+    )
+    p.set_defaults(func=cmd_check)

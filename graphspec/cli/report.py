@@ -1,0 +1,38 @@
+"""``graphspec report``: merge run directories (or shards) and write their report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from graphspec.cli.errors import EXIT_OK, EXIT_USAGE
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmarks.report import merge_results, write_report
+
+    runs = [Path(r) for r in args.runs]
+    missing = [str(r) for r in runs if not r.exists()]
+    if missing:
+        print(f"graphspec report: no such run directory: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    merged = merge_results(runs)
+    out = Path(args.out) if args.out else runs[0] / "report"
+    written = write_report(merged, out, title=args.title or f"graphspec: {runs[0].name}")
+    print(f"report: {written['report.html']}")
+    return EXIT_OK
+
+
+def add_report_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="charts + HTML/Markdown report of one or more runs",
+        description="Merge the results of run directories (or shards) and write "
+        "accuracy-vs-cost charts with the Pareto frontier, report.html and "
+        "report.md.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", default=None, help="output folder (default: FIRST_RUN/report)")
+    p.add_argument("--title", default=None)
+    p.set_defaults(func=cmd_report)

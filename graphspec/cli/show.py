@@ -1,0 +1,43 @@
+"""``graphspec summary`` and ``graphspec schema``: show a spec's layers, or the spec schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from graphspec.cli.check import compile_file
+from graphspec.cli.errors import EXIT_OK
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from graphspec.summary import format_summary, summary_dict
+
+    graph = compile_file(Path(args.path))
+    if args.json:
+        print(json.dumps(summary_dict(graph), indent=2))
+    else:
+        print(format_summary(graph))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from graphspec import Spec
+
+    print(json.dumps(Spec.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def add_show_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "summary",
+        help="per-layer table of a spec, decoder and head included",
+        description="Per-layer table: name, op, output shape, params, FLOPs "
+        "(2 x MACs), receptive field, cumulative stride; and totals.",
+    )
+    p.add_argument("path", metavar="SPEC")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a spec (for YAML editors)")
+    p.set_defaults(func=cmd_schema)

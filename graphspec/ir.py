@@ -1,0 +1,200 @@
+"""The graph IR: a DAG of typed :class:`Node` values, in the spirit of ``torch.fx``.
+
+A :class:`Graph` holds nodes by name and the wiring between them (networkx inside, with
+each edge's ``port``: the position of the source among the target's inputs). Every fact
+the builder or a pass records about a node is a named, typed field of :class:`Node`, and
+graph-level results (the output node, the outputs of a detection head, the head's anchor
+layout) are fields of :class:`Graph`. Passes are functions ``Graph -> Graph`` that copy
+the graph and rewrite the copy, so a compiled graph never shares nodes with its input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import networkx as nx
+
+from graphspec.errors import SourceLocation
+from graphspec.ops import Op, Shape
+from graphspec.schema import Anchors
+
+INPUT = "input"
+"""The name of the image node every graph starts from."""
+
+Role = Literal["input", "encoder", "decoder", "head"]
+
+
+@dataclass
+class Node:
+    """One layer of the network: its op, where it came from, and what passes learnt.
+
+    ``shape``, ``params``, ``flops``, ``rf`` and ``jump`` are filled by shape inference
+    (:func:`graphspec.shapes.infer_node`); the fields after them are annotations that one
+    pass writes for a later pass or for emission to read."""
+
+    name: str
+    op: Op
+    role: Role
+    loc: SourceLocation
+    stage: str | None = None
+    """The spec stage the node came from (derived nodes: ``dec_<stage>`` or ``head``)."""
+
+    shape: Shape = ()
+    """Output shape without the batch: ``(C, H, W)`` for maps, ``(F,)`` for vectors."""
+    params: int = 0
+    """Parameters of the node's module, a tied weight included (see ``shared_params``)."""
+    flops: int = 0
+    """FLOPs per image, 2 x multiply-accumulates, as ``FlopCounterMode`` counts them."""
+    rf: tuple[int, int] | None = None
+    """Receptive field (h, w) in input pixels; ``None`` once the map was flattened."""
+    jump: tuple[Fraction, Fraction] | None = None
+    """Cumulative stride (h, w): input pixels between neighbouring outputs."""
+
+    mirrors: str | None = None
+    """``mirror_decoder``: the encoder node whose effect this decoder node undoes."""
+    tied_to: str | None = None
+    """``mirror_decoder`` (``upsample: tied``): the encoder conv whose weight Parameter
+    this transposed conv reuses; emission makes them one Parameter."""
+    shared_params: int = 0
+    """``mirror_decoder``: weight elements owned by ``tied_to``, so totals count them once."""
+    skip_source: str | None = None
+    """``mirror_decoder`` -> ``add_skips``: the encoder feature a U-Net skip joins onto
+    the decoder right after this node."""
+    from_linear: Shape | None = None
+    """``fc_to_conv``: the ``(C, h, w)`` map a converted linear read through its flatten,
+    which reshapes the linear's trained weight into the conv's."""
+
+    @property
+    def own_params(self) -> int:
+        """Parameters this node adds to the network (a tied weight counts at its owner)."""
+        return self.params - self.shared_params
+
+
+@dataclass(frozen=True)
+class DetectionHead:
+    """What a detection head pass tells the harness: the one source of the anchor layout
+    (loss, decoding and mAP read it from here, never from the spec again)."""
+
+    type: Literal["ssd", "yolo"]
+    num_classes: int
+    """Object classes, background excluded."""
+    feature_sizes: tuple[tuple[int, int], ...] = ()
+    """SSD: (H, W) of each source map, in head order."""
+    anchors: Anchors | None = None
+    """SSD: scales and aspect ratios of the default boxes."""
+    default_boxes: int = 0
+    """SSD: rows of the ``scores`` / ``offsets`` outputs."""
+    grid: int = 0
+    """YOLO: cells per side (S)."""
+    boxes: int = 0
+    """YOLO: boxes per cell (B)."""
+
+
+class Graph:
+    """A DAG of :class:`Node` by name, with graph-level results as typed fields."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.output: str = INPUT
+        """The node whose value the network returns (the first one, for detection)."""
+        self.outputs: tuple[str, ...] = ()
+        """Several returned values (SSD: scores, offsets); empty means ``(output,)``."""
+        self.detection: DetectionHead | None = None
+        self._dag = nx.DiGraph()
+
+    # -- reading -------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Node:
+        return self._dag.nodes[name]["node"]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._dag
+
+    def __iter__(self) -> Iterator[Node]:
+        """Nodes in insertion order (builder order, then each pass's additions)."""
+        return (data["node"] for _, data in self._dag.nodes(data=True))
+
+    def __len__(self) -> int:
+        return len(self._dag)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._dag.nodes)
+
+    @property
+    def results(self) -> tuple[str, ...]:
+        """The nodes the network returns, in order."""
+        return self.outputs or (self.output,)
+
+    def inputs_of(self, name: str) -> list[str]:
+        """The node's inputs in port order."""
+        edges = sorted(self._dag.in_edges(name, data="port"), key=lambda e: e[2])
+        return [src for src, _, _ in edges]
+
+    def input_shapes(self, name: str) -> list[Shape]:
+        return [self[p].shape for p in self.inputs_of(name)]
+
+    def consumers(self, name: str) -> list[str]:
+        return list(self._dag.successors(name))
+
+    def topological(self) -> list[Node]:
+        """Nodes in an execution order (ties broken by insertion order)."""
+        return [self[n] for n in nx.topological_sort(self._dag)]
+
+    def ancestors(self, names: Iterable[str]) -> set[str]:
+        """``names`` and every node they depend on."""
+        found = set(names)
+        for name in list(found):
+            found |= nx.ancestors(self._dag, name)
+        return found
+
+    def find_cycle(self) -> list[tuple[str, str]]:
+        """The edges of one cycle, or ``[]`` for a DAG."""
+        try:
+            return [(a, b) for a, b, *_ in nx.find_cycle(self._dag)]
+        except nx.NetworkXNoCycle:
+            return []
+
+    # -- writing -------------------------------------------------------------------
+    def add(self, node: Node, inputs: Sequence[str] = ()) -> Node:
+        """Add ``node`` reading ``inputs`` (in port order); return it."""
+        self._dag.add_node(node.name, node=node)
+        for port, src in enumerate(inputs):
+            self.connect(src, node.name, port)
+        return node
+
+    def connect(self, src: str, dst: str, port: int) -> None:
+        self._dag.add_edge(src, dst, port=port)
+
+    def reroute_consumers(self, old: str, new: str) -> None:
+        """Make every reader of ``old`` read ``new`` instead, on the same port."""
+        for _, succ, port in list(self._dag.out_edges(old, data="port")):
+            if succ == new:
+                continue
+            self._dag.remove_edge(old, succ)
+            self._dag.add_edge(new, succ, port=port)
+        if self.output == old:
+            self.output = new
+
+    def bypass(self, name: str) -> None:
+        """Remove a one-input node, wiring its input to each of its readers."""
+        (pred,) = self.inputs_of(name)
+        self.reroute_consumers(name, pred)
+        self._dag.remove_node(name)
+
+    def keep_only(self, names: set[str]) -> None:
+        """Drop every node not in ``names``."""
+        self._dag.remove_nodes_from([n for n in list(self._dag) if n not in names])
+
+    def copy(self) -> Graph:
+        """A copy whose nodes can be rewritten without touching this graph (ops are frozen
+        models, so they are shared)."""
+        new = Graph(self.name)
+        new.output, new.outputs, new.detection = self.output, self.outputs, self.detection
+        for name, data in self._dag.nodes(data=True):
+            new._dag.add_node(name, node=dataclasses.replace(data["node"]))
+        new._dag.add_edges_from(self._dag.edges(data=True))
+        return new
