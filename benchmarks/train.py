@@ -6,40 +6,49 @@ architectures, not from per-model tuning. All task specifics live behind
 :class:`benchmarks.tasks.Task`.
 
 Models may be plain modules, ``torch.compile`` wrappers or DDP wrappers: the loop only uses
-``parameters()``, ``train()``/``eval()`` and calls, never model-specific attributes.
+``parameters()``, ``train()``/``eval()`` and calls, never model-specific attributes (the
+best weights are copied from the module inside the wrappers, see
+:func:`benchmarks.validation.plain_module`).
 
 :func:`train` only strings epochs together: each epoch is one call that returns an
-:class:`EpochRecord`, so whatever is decided once per epoch sits between those calls and
-reads typed fields rather than log dicts.
+:class:`EpochRecord`, and what is decided once per epoch sits between those calls and reads
+typed fields rather than log dicts: the divergence checks (:mod:`benchmarks.divergence`),
+validation, the best epoch and early stopping (:mod:`benchmarks.validation`), and at the
+end the convergence flag (:mod:`benchmarks.convergence`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import sys
 import time
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
-from benchmarks.data import Batch
-from benchmarks.distributed import all_reduce_, current_rank, current_world_size
+from benchmarks.convergence import judge_convergence
+from benchmarks.distributed import current_rank, current_world_size
+from benchmarks.divergence import DivergedError, NonFiniteLossError, check_epoch
 from benchmarks.evaluation import evaluate
-from benchmarks.optimization import Optimization, build_optimization, build_scheduler, lr_factor
-from benchmarks.placement import autocast, prepare_model
-from benchmarks.tasks import Task, move_batch
+from benchmarks.history import EpochSummary
+from benchmarks.optimization import build_optimization, build_scheduler, lr_factor
+from benchmarks.placement import prepare_model
+from benchmarks.progress import Progress
+from benchmarks.tasks import Task
 from benchmarks.train_config import TrainConfig
+from benchmarks.train_epoch import EpochRecord, TrainingRun, steps_per_epoch, train_epoch
+from benchmarks.validation import BestTracker, Validation, cpu_state, validation_metric
 
 __all__ = [
+    "DivergedError",
     "EpochRecord",
+    "EpochSummary",
     "NonFiniteLossError",
     "TrainConfig",
     "TrainResult",
+    "Validation",
     "lr_factor",
     "build_scheduler",
     "train",
@@ -47,183 +56,124 @@ __all__ = [
 ]
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the run is diverged and its weights are unusable."""
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """What one epoch reports: its mean losses over its steps and the LR it ended on."""
-
-    epoch: int  # 1-based
-    loss: float  # mean of the optimised loss (rank mean under DDP)
-    extra_losses: dict[str, float]  # means of the task's logged-only losses, by name
-    lr: float
-
-    def as_log(self) -> dict[str, float]:
-        """The flat dict kept in :attr:`TrainResult.logs` (and in a job's ``config.json``)."""
-        log = {"epoch": float(self.epoch), "loss": self.loss}
-        log.update(self.extra_losses)
-        log["lr"] = self.lr
-        return log
-
-
 @dataclass
 class TrainResult:
-    """What a training run reports; ``final_loss`` is the mean loss of the last epoch."""
+    """What a training run reports; ``final_loss`` is the mean loss of the last epoch run.
+
+    ``train_s`` is the wall time of the training epochs, validation excluded (that is
+    ``val_s``), so it compares with runs that validate differently. ``history`` has one
+    :class:`EpochSummary` per epoch run (``epochs_run`` of them, fewer than the configured
+    epochs when ``stopped_early``). ``best_epoch``/``best_metric``/``best_state`` (a CPU
+    ``state_dict`` of the plain module) are those of the best validation; ``None`` without
+    validation. ``converged`` and ``convergence_reason`` follow
+    :func:`benchmarks.convergence.judge_convergence`.
+    """
 
     train_s: float
     steps: int
     final_loss: float
     loss_history: list[float] = field(default_factory=list)
     logs: list[dict[str, float]] = field(default_factory=list)
-
-    @classmethod
-    def from_epochs(cls, train_s: float, steps: int, epochs: Sequence[EpochRecord]) -> TrainResult:
-        """The result of a run whose epochs reported ``epochs``, in order (at least one)."""
-        return cls(
-            train_s=train_s,
-            steps=steps,
-            final_loss=epochs[-1].loss,
-            loss_history=[record.loss for record in epochs],
-            logs=[record.as_log() for record in epochs],
-        )
-
-
-def _progress_enabled(config: TrainConfig) -> bool:
-    return config.progress and current_rank() == 0 and sys.stdout.isatty()
-
-
-class _Progress:
-    """The run's step bar: shown on rank 0 on a terminal only, so logs stay free of it."""
-
-    def __init__(self, config: TrainConfig, total_steps: int) -> None:
-        self.desc, self.epochs = config.desc, config.epochs
-        self.bar = tqdm(
-            total=total_steps,
-            desc=config.desc,
-            unit="step",
-            file=sys.stdout,
-            dynamic_ncols=True,
-            disable=not _progress_enabled(config),
-        )
-
-    def start_epoch(self, epoch: int) -> None:
-        self.bar.set_description(f"{self.desc} ep {epoch + 1}/{self.epochs}", refresh=False)
-
-    def advance(self, done: int, per_epoch: int, mean_loss: float) -> None:
-        """Count one step, the ``done``-th of ``per_epoch`` in this epoch, and its mean loss."""
-        self.bar.set_postfix(step=f"{done}/{per_epoch}", loss=f"{mean_loss:.4f}", refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
+    history: list[EpochSummary] = field(default_factory=list)
+    epochs_run: int = 0
+    best_epoch: int | None = None
+    best_metric: float | None = None
+    best_state: dict[str, Tensor] | None = field(default=None, repr=False)
+    stopped_early: bool = False
+    converged: bool = False
+    convergence_reason: str = ""
+    val_s: float = 0.0
 
 
 @dataclass
-class _TrainingRun:
-    """What every step of one run needs, and how many optimizer steps it has taken."""
+class _Epochs:
+    """What the epochs of a run have produced so far, read once the loop ends."""
 
-    model: nn.Module
-    task: Task
-    config: TrainConfig
-    optimization: Optimization
-    progress: _Progress
-    device: torch.device
-    channels_last: bool
-    steps_per_epoch: int
-    world_size: int
-    step: int = 0  # optimizer steps taken, over all epochs
-
-    @property
-    def total_steps(self) -> int:
-        return self.config.epochs * self.steps_per_epoch
+    tracker: BestTracker | None
+    records: list[EpochRecord] = field(default_factory=list)
+    history: list[EpochSummary] = field(default_factory=list)
+    best_state: dict[str, Tensor] | None = None
+    stopped_early: bool = False
+    val_s: float = 0.0
 
 
-def _steps_per_epoch(loader: Iterable[Any], epochs: int) -> int:
-    """The loader's length, which the LR schedule needs before the first step."""
-    if not isinstance(loader, Sized):
-        raise TypeError("train() needs a loader with a length (to plan the LR schedule)")
-    steps_per_epoch = len(loader)
-    if epochs * steps_per_epoch == 0:
-        raise ValueError("the training loader is empty")
-    return steps_per_epoch
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work, so an epoch's time ends when its work does."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def _set_epoch(loader: Iterable[Any], epoch: int) -> None:
-    """Reseed a DistributedSampler so each epoch shuffles differently but equally on ranks."""
-    for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+def _validate(
+    run: TrainingRun, validation: Validation | None, done: _Epochs, epoch: int
+) -> float | None:
+    """Validate after 1-based ``epoch`` when due; copy the weights when they are the best."""
+    if validation is None or done.tracker is None or not validation.due(epoch, run.config.epochs):
+        return None
+    start = time.perf_counter()
+    metric = validation_metric(run.model, run.task, validation, run.config)
+    if done.tracker.observe(epoch, metric):
+        done.best_state = cpu_state(run.model)
+    done.val_s += time.perf_counter() - start
+    return metric
 
 
-def _mean_over_ranks(loss: Tensor, world_size: int) -> float:
-    """The loss as a float, averaged over ranks so that every rank sees a NaN together."""
-    logged = loss.detach().float().reshape(1)
-    if world_size > 1:
-        all_reduce_([logged])
-        logged /= world_size
-    return logged.item()  # the one host sync per step
+def _run_epochs(run: TrainingRun, loader: Iterable[Any], validation: Validation | None) -> _Epochs:
+    """Train epoch after epoch; after each, check for divergence, then validate when due.
 
-
-def _non_finite_loss(
-    run: _TrainingRun, loss: float, epoch: int, batch_index: int
-) -> NonFiniteLossError:
-    config = run.config
-    return NonFiniteLossError(
-        f"non-finite loss ({loss}) in {config.desc!r} at epoch "
-        f"{epoch + 1}/{config.epochs}, step {batch_index + 1}/{run.steps_per_epoch}"
-        f" (global step {run.step + 1}/{run.total_steps}); lower the lr "
-        f"({config.lr:g}) or set grad_clip"
-    )
-
-
-def _train_step(
-    run: _TrainingRun, batch: Batch, epoch: int, batch_index: int
-) -> tuple[float, dict[str, Tensor]]:
-    """One optimizer update; returns the rank-mean loss and every loss the task reported."""
-    batch = move_batch(batch, run.device, run.channels_last)
-    with autocast(run.device, run.config.use_amp):
-        output = run.task.forward(run.model, batch)
-        losses = run.task.loss(output, batch)
-    loss = losses["loss"]
-    run.optimization.zero_grad()
-    loss.backward()
-    loss_value = _mean_over_ranks(loss, run.world_size)
-    if not math.isfinite(loss_value):
-        raise _non_finite_loss(run, loss_value, epoch, batch_index)
-    run.optimization.step()
-    run.step += 1
-    return loss_value, losses
-
-
-def _train_epoch(run: _TrainingRun, loader: Iterable[Any], epoch: int) -> EpochRecord:
-    """One pass over ``loader`` as epoch ``epoch`` (0-based), averaging the losses of its steps.
-
-    Logged-only losses are summed as tensors, so they add no host sync to the step.
+    Divergence is checked first so a blown-up model is neither scored nor kept as best.
     """
-    _set_epoch(loader, epoch)
-    run.progress.start_epoch(epoch)
-    loss_sum = 0.0
-    extra_sums: dict[str, Tensor] = {}
-    for batch_index, batch in enumerate(loader):
-        loss_value, losses = _train_step(run, batch, epoch, batch_index)
-        loss_sum += loss_value
-        for key, value in losses.items():
-            if key != "loss":
-                extra_sums[key] = extra_sums.get(key, 0.0) + value.detach().float()
-        run.progress.advance(batch_index + 1, run.steps_per_epoch, loss_sum / (batch_index + 1))
-    steps = run.steps_per_epoch
-    return EpochRecord(
-        epoch=epoch + 1,
-        loss=loss_sum / steps,
-        extra_losses={key: float(value) / steps for key, value in extra_sums.items()},
-        lr=run.optimization.lr,
+    tracker = None if validation is None else BestTracker(validation.patience, validation.min_delta)
+    done = _Epochs(tracker)
+    config = run.config
+    for epoch in range(config.epochs):
+        start = time.perf_counter()
+        record = train_epoch(run, loader, epoch)
+        _synchronize(run.device)
+        epoch_s = time.perf_counter() - start
+        done.records.append(record)
+        where = f"{config.desc!r} at epoch {record.epoch}/{config.epochs}"
+        check_epoch(run.model, [r.loss for r in done.records], config.divergence_factor, where)
+        metric = _validate(run, validation, done, record.epoch)
+        done.history.append(EpochSummary(record.epoch, record.loss, record.lr, metric, epoch_s))
+        if tracker is not None and tracker.should_stop:
+            done.stopped_early = True
+            break
+    return done
+
+
+def _result(
+    done: _Epochs, steps: int, elapsed: float, config: TrainConfig, metric: str
+) -> TrainResult:
+    verdict = judge_convergence(
+        done.history, stopped_early=done.stopped_early, rule=config.convergence, metric=metric
+    )
+    tracker = done.tracker
+    return TrainResult(
+        train_s=elapsed - done.val_s,
+        steps=steps,
+        final_loss=done.records[-1].loss,
+        loss_history=[record.loss for record in done.records],
+        logs=[record.as_log() for record in done.records],
+        history=done.history,
+        epochs_run=len(done.history),
+        best_epoch=None if tracker is None else tracker.best_epoch,
+        best_metric=None if tracker is None else tracker.best_metric,
+        best_state=done.best_state,
+        stopped_early=done.stopped_early,
+        converged=verdict.converged,
+        convergence_reason=verdict.reason,
+        val_s=done.val_s,
     )
 
 
-def train(model: nn.Module, task: Task, loader: Iterable[Any], config: TrainConfig) -> TrainResult:
-    """Train ``model`` in place for ``config.epochs`` epochs and report time and losses.
+def train(
+    model: nn.Module,
+    task: Task,
+    loader: Iterable[Any],
+    config: TrainConfig,
+    validation: Validation | None = None,
+) -> TrainResult:
+    """Train ``model`` in place for at most ``config.epochs`` epochs; report time and losses.
 
     Under DDP the logged loss is the mean over ranks (one scalar all-reduce per step); that
     also makes every rank see a NaN together, so all ranks raise instead of one hanging.
@@ -233,15 +183,22 @@ def train(model: nn.Module, task: Task, loader: Iterable[Any], config: TrainConf
     so pass ``channels_last`` there. ``train_s`` includes data loading and, for compiled
     models, the compilation triggered by the first step.
 
+    With ``validation``, the model is scored when due (see :class:`Validation`), the weights
+    of the best score are kept in ``best_state`` and patience may stop the run early; every
+    rank gets the same score, so all ranks stop at the same epoch. The model is left with
+    the weights of the last epoch run; the caller decides whether to load ``best_state``.
+
     Raises:
         NonFiniteLossError: as soon as a step's loss is NaN or infinite.
+        DivergedError: after an epoch whose weights or buffers are not finite, or whose
+            loss exceeds ``config.divergence_factor`` times the first epoch's.
     """
     device, channels_last = config.torch_device, config.use_channels_last
     torch.manual_seed(config.seed + current_rank())  # independent dropout noise per rank
     prepare_model(model, device, channels_last)
     model.train()
-    steps_per_epoch = _steps_per_epoch(loader, config.epochs)
-    total_steps = config.epochs * steps_per_epoch
+    per_epoch = steps_per_epoch(loader, config.epochs)
+    total_steps = config.epochs * per_epoch
     optimization = build_optimization(
         model,
         lr=config.lr,
@@ -250,9 +207,8 @@ def train(model: nn.Module, task: Task, loader: Iterable[Any], config: TrainConf
         total_steps=total_steps,
         grad_clip=config.grad_clip,
     )
-    epochs: list[EpochRecord] = []
-    with contextlib.closing(_Progress(config, total_steps)) as progress:
-        run = _TrainingRun(
+    with contextlib.closing(Progress(config, total_steps)) as progress:
+        run = TrainingRun(
             model=model,
             task=task,
             config=config,
@@ -260,12 +216,10 @@ def train(model: nn.Module, task: Task, loader: Iterable[Any], config: TrainConf
             progress=progress,
             device=device,
             channels_last=channels_last,
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=per_epoch,
             world_size=current_world_size(),
         )
         start = time.perf_counter()
-        for epoch in range(config.epochs):
-            epochs.append(_train_epoch(run, loader, epoch))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    return TrainResult.from_epochs(time.perf_counter() - start, run.step, epochs)
+        done = _run_epochs(run, loader, validation)
+    metric = "val_metric" if validation is None else validation.metric
+    return _result(done, run.step, time.perf_counter() - start, config, metric)

@@ -6,9 +6,13 @@ training (from the CLI and sweep settings) and record it with the results.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
+
+from benchmarks.convergence import ConvergenceRule
+from benchmarks.divergence import DEFAULT_DIVERGENCE_FACTOR
 
 __all__ = ["TrainConfig"]
 
@@ -22,6 +26,11 @@ class TrainConfig:
     ``amp`` and ``channels_last`` only take effect on CUDA: bf16 autocast and NHWC have no
     benefit for fp32 CPU kernels, so CPU runs stay fp32 / NCHW and are comparable.
     ``warmup_steps`` wins over ``warmup_fraction`` (of the total steps) when set.
+    ``epochs`` is the maximum: early stopping (see :class:`benchmarks.validation.Validation`)
+    may end the run sooner. ``divergence_factor``: an epoch loss above this multiple of the
+    first epoch's fails the run (``None`` turns that check off; see
+    :mod:`benchmarks.divergence`). ``convergence`` holds the thresholds of the convergence
+    flag (:func:`benchmarks.convergence.judge_convergence`).
     """
 
     epochs: int = 1
@@ -37,6 +46,8 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     desc: str = "train"
+    divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR
+    convergence: ConvergenceRule = field(default_factory=ConvergenceRule)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -45,6 +56,9 @@ class TrainConfig:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.warmup_steps is not None and self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        factor = self.divergence_factor
+        if factor is not None and not (math.isfinite(factor) and factor > 1):
+            raise ValueError(f"divergence_factor must be a number > 1 or None, got {factor}")
 
     @property
     def torch_device(self) -> torch.device:

@@ -68,7 +68,7 @@ def test_categories_map_to_sorted_contiguous_labels(coco_json: Path) -> None:
 
 
 def test_boxes_scaled_and_crowd_skipped(coco_json: Path) -> None:
-    ds = CocoDetection(coco_json, "val", (8, 16))
+    ds = CocoDetection(coco_json, "test", (8, 16))
     first = ds[0]
     # Image 7: 8x4 -> 16x8, so x*2, y*2; [2,1,4,2] xywh is [2,1,6,3] xyxy -> [4,2,12,6].
     # The crowd box (id 101) gives no box.
@@ -112,10 +112,10 @@ def test_image_values_exact_at_native_size(coco_json: Path) -> None:
 
 
 def test_folder_layouts(tmp_path: Path) -> None:
-    # DIR/annotations/instances_val.json with images in DIR/val/
+    # DIR/annotations/instances_val.json with images in DIR/val/ ("test" reads val).
     write_images(tmp_path / "one" / "val")
     write_json(tmp_path / "one" / "annotations" / "instances_val.json")
-    ds = make_dataset(f"coco:{tmp_path / 'one'}", "val", (4, 8), limit=1)
+    ds = make_dataset(f"coco:{tmp_path / 'one'}", "test", (4, 8), limit=1)
     assert isinstance(ds, CocoDetection) and len(ds) == 1
     assert ds.images[0].path == tmp_path / "one" / "val" / "a.png"
     # ... images in DIR/images/train/, and "test" falls back to val annotations.
@@ -123,10 +123,11 @@ def test_folder_layouts(tmp_path: Path) -> None:
     write_json(tmp_path / "two" / "annotations" / "instances_val.json")
     ds = CocoDetection(tmp_path / "two", "test", (4, 8))
     assert ds.images[1].path == tmp_path / "two" / "images" / "val" / "b.png"
-    # A bare JSON with images in an images/ folder beside it, used for every split.
+    # A bare JSON with images in an images/ folder beside it, used for every split ("val"
+    # is held out of it, see test_data_holdout.py).
     write_images(tmp_path / "three" / "images")
     json_path = write_json(tmp_path / "three" / "all.json")
-    for split in ("train", "val", "test"):
+    for split in ("train", "test"):
         assert len(make_dataset(f"coco:{json_path}", split, (4, 8))) == 2
 
 

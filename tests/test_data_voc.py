@@ -79,7 +79,7 @@ def test_resize_mask_nearest_and_image_bilinear(voc: Path) -> None:
 
 
 def test_upscale_repeats_mask_pixels(voc: Path) -> None:
-    mask = VOCSegmentation(voc, "val", (8, 12))[0]["mask"]
+    mask = VOCSegmentation(voc, "test", (8, 12))[0]["mask"]  # val.txt
     doubled = MASK.astype(np.int64).repeat(2, axis=0).repeat(2, axis=1)
     assert torch.equal(mask, torch.from_numpy(doubled))
 
@@ -117,7 +117,7 @@ def test_missing_mask_names_the_file(voc: Path) -> None:
 def test_missing_image_names_the_file(voc: Path) -> None:
     missing = voc / "JPEGImages" / "2008_000003.jpg"
     missing.unlink()
-    assert _error(voc, "val").startswith(str(missing))
+    assert _error(voc, "test").startswith(str(missing))  # listed in val.txt
 
 
 def test_wrong_mask_size_names_both_sizes(voc: Path) -> None:
@@ -149,11 +149,11 @@ def test_unreadable_image_names_the_file(voc: Path) -> None:
 
 def test_class_id_beyond_num_classes(voc: Path) -> None:
     mask_path = voc / "SegmentationClass" / "2008_000003.png"
-    assert "[20]" in _error(voc, "val", num_classes=20)  # id 20 needs 21 classes
+    assert "[20]" in _error(voc, "test", num_classes=20)  # id 20 needs 21 classes
     labels = MASK.copy()
     labels[0, 0] = 40
     _palette_png(mask_path, labels)
-    message = _error(voc, "val")
+    message = _error(voc, "test")
     assert message.startswith(str(mask_path)) and "[40]" in message
 
 

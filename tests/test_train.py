@@ -304,3 +304,26 @@ def test_train_accepts_compiled_model() -> None:
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     metrics = evaluate(compiled, SegmentationTask(2), loader, device="cpu")
     assert 0.0 <= metrics["pixel_acc"] <= 1.0
+
+
+def test_result_without_validation_has_history_and_a_loss_based_verdict() -> None:
+    loader = loader_for(BrightnessDataset(8), batch_size=4)  # 2 steps per epoch, 8 in all
+    config = quiet_config(epochs=4, lr=0.05)  # warm-up: round(5 % of 8) = 0 steps
+    result = train(tiny_segmenter(), SegmentationTask(2), loader, config)
+
+    assert [record.epoch for record in result.history] == [1, 2, 3, 4]
+    assert [record.train_loss for record in result.history] == result.loss_history
+    # Each epoch ends after 2 more steps: the LR of the next step, 0 after the last one.
+    expected_lr = [0.05 * lr_factor(2 * epoch, 0, 8) for epoch in (1, 2, 3, 4)]
+    assert [record.lr for record in result.history] == pytest.approx(expected_lr, abs=1e-12)
+    assert all(record.val_metric is None and record.epoch_s > 0 for record in result.history)
+    assert result.epochs_run == 4 and not result.stopped_early
+    assert (result.best_epoch, result.best_metric, result.best_state) == (None, None, None)
+    assert result.val_s == 0.0
+    assert result.train_s >= sum(record.epoch_s for record in result.history)
+
+    # The verdict by hand: 4 epochs, so the last quarter is epoch 4 alone.
+    reference = min(result.loss_history[:3])
+    drop = (reference - min(result.loss_history)) / reference
+    assert result.converged == (drop < 0.01)
+    assert result.convergence_reason.startswith("no validation, judged on the train loss")

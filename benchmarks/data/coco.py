@@ -7,6 +7,11 @@
   ``images/<split>/`` or at ``file_name`` relative to the folder; or
 * one ``.json`` file used for every split, with images beside it or in ``images/`` there.
 
+Splits: ``train`` and ``test`` read their own annotations (``test`` falls back to ``val``,
+since COCO's test annotations are not public); ``val`` is a held-out part of the *train*
+images chosen by the ``holdout`` fraction (see :mod:`benchmarks.data.holdout`), which
+``train`` then leaves out, so COCO's own val annotations stay the ``test`` data.
+
 The JSON is validated up front (see :mod:`benchmarks.data.coco_json`), so a broken file
 fails when the dataset is built, with the offending record named, not mid-training.
 """
@@ -41,6 +46,7 @@ from benchmarks.data.common import (
     open_image,
     resize_rgb,
 )
+from benchmarks.data.holdout import check_holdout, holdout_part
 
 
 class CocoDetection(Dataset[Sample]):
@@ -55,10 +61,14 @@ class CocoDetection(Dataset[Sample]):
 
     Args:
         path: a COCO folder or an instances ``.json`` file (see the module docstring).
-        split: ``train``/``val``/``test`` (a folder without ``test`` annotations uses ``val``).
+        split: ``train``/``val``/``test`` (a folder without ``test`` annotations uses ``val``;
+            ``val`` is the held-out part of the train images).
         image_size: output ``(H, W)``; boxes are scaled to it.
         num_classes: K+1 to report; must be at least the file's category count + 1.
-        limit: keep only the first ``limit`` images, in JSON order.
+        limit: keep only the first ``limit`` images of the split, in JSON order.
+        holdout: fraction of the train images held out as ``val`` (0 = none, so ``train``
+            is all of them and ``val`` is an error); give ``train`` and ``val`` the same
+            value. Ignored for ``test``.
     """
 
     def __init__(
@@ -69,11 +79,14 @@ class CocoDetection(Dataset[Sample]):
         *,
         num_classes: int | None = None,
         limit: int | None = None,
+        holdout: float = 0.0,
     ) -> None:
         self.split = check_split(split)
         self.image_size = check_image_size(image_size)
         limit = check_limit(limit)
-        self.json_path, self.image_roots = self._locate(Path(path), self.split)
+        holdout = check_holdout(holdout)
+        annotations = "train" if self.split == "val" else self.split
+        self.json_path, self.image_roots = self._locate(Path(path), annotations)
         data = load_json(self.json_path)
         if not isinstance(data, dict):
             raise DataError(f"{self.json_path}: top level must be a JSON object")
@@ -97,8 +110,13 @@ class CocoDetection(Dataset[Sample]):
         self.has_masks = any(
             obj.polygons and not obj.iscrowd for objs in self.objects.values() for obj in objs
         )
-        kept = images if limit is None else images[:limit]
-        self.images = [self._resolve(i, image) for i, image in enumerate(kept)]
+        kept = list(enumerate(images))  # JSON positions, for error messages
+        if self.split != "test":
+            all_ids = [image.image_id for image in images]
+            wanted = set(holdout_part(all_ids, self.split, holdout, self.json_path))
+            kept = [(i, image) for i, image in kept if image.image_id in wanted]
+        kept = kept if limit is None else kept[:limit]
+        self.images = [self._resolve(i, image) for i, image in kept]
 
     @staticmethod
     def _locate(path: Path, split: str) -> tuple[Path, list[Path]]:

@@ -6,6 +6,10 @@ Expected under ``root`` (e.g. ``VOCdevkit/VOC2012``)::
     SegmentationClass/<id>.png           palette PNG; pixel index = class id, 255 = border
     ImageSets/Segmentation/train.txt     one id per line (also val.txt, optional test.txt)
 
+Splits: ``test`` is ``test.txt`` or else ``val.txt`` (VOC ships no public test masks);
+``train`` is ``train.txt``; ``val`` is a held-out part of ``train.txt`` chosen by the
+``holdout`` fraction (see :mod:`benchmarks.data.holdout`), which ``train`` then leaves out.
+
 The whole split is checked for missing files when the dataset is built, so a broken folder
 fails before training starts; per-image problems (size mismatch, unknown class ids,
 unreadable files) are reported when the item is loaded.
@@ -33,6 +37,7 @@ from benchmarks.data.common import (
     resize_labels,
     resize_rgb,
 )
+from benchmarks.data.holdout import check_holdout, holdout_part
 
 VOC_CLASS_NAMES = (
     "background",
@@ -71,14 +76,18 @@ class VOCSegmentation(Dataset[Sample]):
 
     Images are resized bilinearly and masks nearest-neighbour (so no new class ids appear);
     ``boxes``/``labels`` are always empty because VOC segmentation has no instance boxes.
-    ``image_id`` is the item's position in the split file; ``ids[image_id]`` is its VOC id.
+    ``image_id`` is the item's position in :attr:`ids`; ``ids[image_id]`` is its VOC id.
 
     Args:
         root: folder holding ``JPEGImages``, ``SegmentationClass`` and ``ImageSets``.
-        split: ``train``/``val``/``test``; ``test`` reads ``test.txt`` or else ``val.txt``.
+        split: ``train``/``val``/``test``; ``test`` reads ``test.txt`` or else ``val.txt``,
+            ``val`` is the held-out part of ``train.txt``.
         image_size: output ``(H, W)``.
         num_classes: K+1 including background (21 for VOC); mask ids above K are an error.
-        limit: keep only the first ``limit`` ids of the split file.
+        limit: keep only the first ``limit`` ids of the split (after the holdout).
+        holdout: fraction of ``train.txt`` held out as ``val`` (0 = none, so ``train`` is
+            all of it and ``val`` is an error); give ``train`` and ``val`` the same value.
+            Ignored for ``test``.
     """
 
     def __init__(
@@ -89,6 +98,7 @@ class VOCSegmentation(Dataset[Sample]):
         *,
         num_classes: int = 21,
         limit: int | None = None,
+        holdout: float = 0.0,
     ) -> None:
         self.root = Path(root)
         self.split = check_split(split)
@@ -98,12 +108,15 @@ class VOCSegmentation(Dataset[Sample]):
         self.num_classes = num_classes
         self.class_names = _class_names(num_classes)
         limit = check_limit(limit)
+        holdout = check_holdout(holdout)
 
         require_dir(self.root, "VOC root folder")
         self.image_dir = require_dir(self.root / "JPEGImages", "image folder")
         self.mask_dir = require_dir(self.root / "SegmentationClass", "mask folder")
         self.split_file = self._split_file()
         ids = self._read_ids(self.split_file)
+        if self.split != "test":
+            ids = holdout_part(ids, self.split, holdout, self.split_file)
         self.ids = ids if limit is None else ids[:limit]
         for voc_id in self.ids:
             for path in (self.image_path(voc_id), self.mask_path(voc_id)):
@@ -114,7 +127,7 @@ class VOCSegmentation(Dataset[Sample]):
 
     def _split_file(self) -> Path:
         sets = self.root / "ImageSets" / "Segmentation"
-        candidates = [sets / f"{self.split}.txt"]
+        candidates = [sets / ("train.txt" if self.split == "val" else f"{self.split}.txt")]
         if self.split == "test":
             candidates.append(sets / "val.txt")  # VOC ships no public test masks
         for path in candidates:

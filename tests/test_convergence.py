@@ -1,0 +1,125 @@
+"""The convergence rule on hand-made epoch histories (rising, flat and noisy curves)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.convergence import Convergence, ConvergenceRule, judge_convergence
+from benchmarks.history import EpochSummary
+
+
+def with_metrics(metrics: list[float | None], losses: list[float] | None = None) -> list:
+    """A history whose epoch k (1-based) has ``metrics[k - 1]`` as its validation metric."""
+    losses = losses or [1.0] * len(metrics)
+    return [
+        EpochSummary(epoch=k + 1, train_loss=loss, lr=1e-3, val_metric=metric, epoch_s=0.5)
+        for k, (metric, loss) in enumerate(zip(metrics, losses, strict=True))
+    ]
+
+
+def with_losses(losses: list[float]) -> list:
+    return with_metrics([None] * len(losses), losses)
+
+
+def judge(history: list, stopped_early: bool = False, **rule: float) -> Convergence:
+    return judge_convergence(
+        history, stopped_early=stopped_early, rule=ConvergenceRule(**rule), metric="miou"
+    )
+
+
+def test_rising_curve_has_not_converged() -> None:
+    # 8 epochs: the last quarter is epochs 7-8; best before it 0.6, best overall 0.8.
+    verdict = judge(with_metrics([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]))
+    assert verdict == Convergence(
+        False, "best miou rose 0.2000 (>= 0.01) over the last quarter (epochs 7-8)"
+    )
+
+
+def test_flat_curve_has_converged() -> None:
+    # Best before epoch 7 is 0.76, best overall 0.768: a gain of 0.008 < 0.01.
+    verdict = judge(with_metrics([0.1, 0.4, 0.6, 0.7, 0.75, 0.76, 0.765, 0.768]))
+    assert verdict == Convergence(
+        True, "best miou rose 0.0080 (< 0.01) over the last quarter (epochs 7-8)"
+    )
+    # A stricter threshold turns the same curve into "not converged".
+    assert not judge(
+        with_metrics([0.1, 0.4, 0.6, 0.7, 0.75, 0.76, 0.765, 0.768]), metric_delta=0.005
+    ).converged
+
+
+def test_noisy_plateau_has_converged() -> None:
+    # The best (0.63, epoch 5) comes before the last quarter; epochs 7-8 wobble below it.
+    verdict = judge(with_metrics([0.2, 0.5, 0.62, 0.58, 0.63, 0.60, 0.625, 0.61]))
+    assert verdict.converged
+    assert "rose 0.0000" in verdict.reason
+
+
+def test_noisy_but_still_rising_has_not_converged() -> None:
+    # Best before epoch 7 is 0.35 (epoch 6); epoch 8 reaches 0.45: a gain of 0.10.
+    verdict = judge(with_metrics([0.2, 0.25, 0.22, 0.3, 0.28, 0.35, 0.33, 0.45]))
+    assert not verdict.converged
+    assert "rose 0.1000 (>= 0.01)" in verdict.reason
+
+
+def test_quarter_rounds_up_and_skipped_epochs_count_as_not_validated() -> None:
+    # 10 epochs -> last quarter is ceil(10 / 4) = 3 epochs, 8-10; validated at 3, 6, 9, 10.
+    metrics = [None, None, 0.3, None, None, 0.5, None, None, 0.55, 0.552]
+    verdict = judge(with_metrics(metrics))
+    assert verdict == Convergence(
+        False, "best miou rose 0.0520 (>= 0.01) over the last quarter (epochs 8-10)"
+    )
+
+
+def test_needs_a_validation_inside_and_before_the_last_quarter() -> None:
+    inside_missing = judge(with_metrics([0.1, 0.2, None, 0.3, None, None, None, None]))
+    assert inside_missing == Convergence(False, "no validation in the last quarter (epochs 7-8)")
+    one_epoch = judge(with_metrics([0.4]))
+    assert one_epoch == Convergence(
+        False, "no validation before the last quarter (epoch 1) to compare"
+    )
+
+
+def test_nan_metric_counts_as_not_validated() -> None:
+    # Epoch 8's NaN is skipped: epoch 7 (0.5) is the only validation in the quarter.
+    verdict = judge(with_metrics([0.1, 0.2, 0.3, 0.4, 0.45, 0.495, 0.5, math.nan]))
+    assert verdict.converged and "rose 0.0050" in verdict.reason
+
+
+def test_early_stopping_means_converged_with_the_best_epoch() -> None:
+    verdict = judge(with_metrics([0.3, 0.5, 0.45, 0.5, 0.44]), stopped_early=True)
+    # 0.5 first reached at epoch 2 (the tie at epoch 4 is not better).
+    assert verdict == Convergence(
+        True, "early stopping: miou stopped improving (best 0.5000 at epoch 2)"
+    )
+    never_finite = judge(with_metrics([math.nan, math.nan]), stopped_early=True)
+    assert never_finite == Convergence(False, "early stopping fired but miou was never finite")
+
+
+def test_without_validation_the_train_loss_decides() -> None:
+    # Min loss before epoch 7 is 0.62; overall 0.617: (0.62 - 0.617) / 0.62 = 0.48 % < 1 %.
+    flat = judge(with_losses([2.0, 1.0, 0.8, 0.7, 0.65, 0.62, 0.618, 0.617]))
+    assert flat == Convergence(
+        True,
+        "no validation, judged on the train loss: best loss fell 0.48% (< 1.00%) over the "
+        "last quarter (epochs 7-8)",
+    )
+    # (0.62 - 0.55) / 0.62 = 11.29 % >= 1 %.
+    falling = judge(with_losses([2.0, 1.0, 0.8, 0.7, 0.65, 0.62, 0.58, 0.55]))
+    assert not falling.converged and "fell 11.29% (>= 1.00%)" in falling.reason
+    # A loss that rises in the last quarter did not fall at all.
+    rising = judge(with_losses([2.0, 1.0, 0.8, 0.7, 0.65, 0.62, 0.7, 0.9]))
+    assert rising.converged and "fell 0.00%" in rising.reason
+    assert judge(with_losses([1.0])) == Convergence(
+        False, "no validation, and no epoch before the last quarter (epoch 1) to compare"
+    )
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="at least one epoch"):
+        judge([])
+    with pytest.raises(ValueError, match="metric_delta must be a finite number >= 0"):
+        ConvergenceRule(metric_delta=-0.1)
+    with pytest.raises(ValueError, match="loss_rel"):
+        ConvergenceRule(loss_rel=math.inf)
