@@ -9,8 +9,10 @@ Noise on a shared machine is reduced by a short untimed pre-warm (first oneDNN c
 and by alternating the two timers for several rounds and comparing the medians of the
 per-round medians, so a burst of background load hits both rather than one.
 
-Both timers run with the same thread count: ``Timer`` defaults to ``num_threads=1``, which
-would make it look several times slower than our harness on a multi-core machine.
+Both get the same time budget (``--min-run-time``): ours as the policy's ``min_run_s`` after
+its warm-up-until-stable phase, ``Timer`` as ``min_run_time``. Both run with the same thread
+count: ``Timer`` defaults to ``num_threads=1``, which would make it look several times slower
+than our harness on a multi-core machine.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from benchmarks.timing import measure_latency
+from benchmarks.timing import TimingPolicy, TimingStats, measure_latency
 
 
 def build_small_convnet(channels: int = 16) -> nn.Module:
@@ -73,6 +75,13 @@ def torch_timer_median_ms(
     return measurement.median * 1e3
 
 
+def _warmup(stats: TimingStats) -> str:
+    if stats.warmup is None:
+        return "no warm-up"
+    verdict = "stable" if stats.warmup.stable else "not stable at the cap"
+    return f"warm-up {stats.warmup.iterations} blocks in {stats.warmup.seconds:.2f} s, {verdict}"
+
+
 def _fmt(values: list[float]) -> str:
     return ", ".join(f"{v:.3f}" for v in values)
 
@@ -81,9 +90,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128, help="input height/width (default 128)")
     parser.add_argument("--channels", type=int, default=16, help="width of the test net")
-    parser.add_argument("--runs", type=int, default=50, help="measure_latency samples")
-    parser.add_argument("--warmup", type=int, default=10, help="measure_latency warmup calls")
-    parser.add_argument("--min-run-time", type=float, default=1.0, help="Timer budget, seconds")
+    parser.add_argument(
+        "--min-run-time", type=float, default=1.0, help="measured time of both timers, seconds"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of both timers")
     parser.add_argument("--prewarm-s", type=float, default=0.5, help="untimed warm-up, seconds")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
@@ -103,11 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     model = build_small_convnet(args.channels).eval()
     example = torch.randn(1, 3, args.size, args.size)
 
+    policy = TimingPolicy(min_run_s=args.min_run_time)
     prewarm(model, example, args.prewarm_s)
     ours_ms: list[float] = []
     reference_ms_rounds: list[float] = []
     for _ in range(max(args.rounds, 1)):
-        ours = measure_latency(model, example, warmup=args.warmup, runs=args.runs, device="cpu")
+        ours = measure_latency(model, example, policy=policy, device="cpu")
         ours_ms.append(ours.median_ms)
         reference_ms_rounds.append(
             torch_timer_median_ms(
@@ -129,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input 1x3x{args.size}x{args.size}, torch threads {num_threads}, {rounds} rounds")
     print(
         f"measure_latency : median {ours_median_ms:.3f} ms  "
-        f"(last round: IQR {ours.iqr_ms:.3f} ms, {ours.runs} runs x {ours.inner_repeats} calls; "
+        f"(last round: IQR {ours.iqr_ms:.3f} ms, p90 {ours.p90_ms:.3f} ms, "
+        f"{ours.runs} runs x {ours.inner_repeats} calls, {_warmup(ours)}; "
         f"rounds {_fmt(ours_ms)})"
     )
     print(f"Timer.{method}: median {reference_ms:.3f} ms  (rounds {_fmt(reference_ms_rounds)})")

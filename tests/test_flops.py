@@ -1,5 +1,6 @@
 """Graph FLOPs (2 x MACs) against ``torch.utils.flop_counter.FlopCounterMode`` on the
-compiled module, and ``graphspec summary --json`` against both."""
+compiled module, ``graphspec summary --json`` against both, and the harness's meta-device
+cross-check (``benchmarks.measure.counted_gflops``) against the static count."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from compiler import compile_spec, count_parameters
-from graphspec import totals
+from benchmarks.measure import counted_gflops, flops_mismatch
+from compiler import compile_graph, compile_spec, count_parameters
+from graphspec import load_spec, totals
 from graphspec.cli import main
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -139,3 +141,35 @@ def test_hand_computed_flops_of_the_grouped_dilated_spec(tmp_path) -> None:
     # its mirror: transposed, same groups, over the 8x9 input positions
     assert flops["dec_s_4"] == 2 * 16 * (16 // 8) * 9 * 8 * 9
     assert _count(model, batch=1).get_total_flops() == sum(flops.values())
+
+
+@pytest.mark.parametrize(
+    "name", ["segnet-small", "unet-small", "fcn-small", "deconvnet-small", "ssd-small"]
+)
+def test_counted_gflops_equal_the_static_count(name: str) -> None:
+    graph = compile_graph(load_spec(SPECS / f"{name}.yaml"))
+    assert counted_gflops(graph) == pytest.approx(totals(graph).flops / 1e9, rel=1e-12)
+
+
+def test_counted_gflops_work_at_batch_one_on_a_bn_net_with_a_1x1_map() -> None:
+    # deconvnet-vgg16 has BatchNorm after its 7x7 fc6-as-conv (a 1x1 map): counting a model in
+    # train mode raised "Expected more than 1 value per channel when training".
+    graph = compile_graph(load_spec(SPECS / "deconvnet-vgg16.yaml"))
+    assert any(node.op.op == "batchnorm" and node.shape[1:] == (1, 1) for node in graph)
+    assert counted_gflops(graph) == pytest.approx(totals(graph).gflops, rel=0.01)
+
+
+def test_counting_draws_no_random_numbers_and_needs_no_model() -> None:
+    # The harness seeds, builds the model, then counts; counting must not shift the random
+    # stream that training follows.
+    graph = compile_graph(load_spec(SPECS / "segnet-small.yaml"))
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    counted_gflops(graph)
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_flops_mismatch_tolerates_one_percent() -> None:
+    assert flops_mismatch(1.0, 1.009) is None
+    assert flops_mismatch(1.0, 1.02) == "static GFLOPs 1.0000 differ from FlopCounterMode 1.0200"
