@@ -15,6 +15,8 @@ from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
 from graphspec.source import SourceMap
 
 MAX_REPEAT = 1000
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 65_536
 Name = Annotated[str, Field(pattern=IDENT)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
@@ -122,6 +124,23 @@ class EncoderInit(Strict):
     strict: bool = False  # when true, any missing or unexpected key is an error
 
 
+class Train(Strict):
+    """Per-spec overrides of the sweep's training recipe; an absent key keeps the sweep's.
+
+    For the few architectures that cannot train at the shared default (e.g. a deep plain
+    VGG without batch norm at a high lr), so the exception is written down in the spec
+    itself and recorded with the results, not hidden in a command line. ``warmup`` is the
+    fraction of all optimizer steps spent warming up linearly, as
+    ``TrainConfig.warmup_fraction`` in the harness.
+    """
+
+    lr: PositiveFloat | None = None
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH_SIZE)] | None = None
+    weight_decay: Annotated[float, Field(ge=0)] | None = None
+    warmup: Annotated[float, Field(ge=0, lt=1)] | None = None
+
+
 Head = Annotated[
     SegmentationHead | FCNHead | SSDHead | YOLOHead | ClassificationHead,
     Field(discriminator="type"),
@@ -139,6 +158,7 @@ class Spec(Strict):
     head: Head | None = None
     encoder_init: EncoderInit | None = None
     budget: Budget | None = None
+    train: Train | None = None
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
 
