@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from compiler import compile_spec
-from graphspec import SpecError
+from compiler import GraphNet, compile_graph, compile_spec, transfer
+from compiler.transfer import check_encoder_init, classifier_as_fcn
+from graphspec import SpecError, load_spec
 
 FEATURES = """
   - stage: features
@@ -265,3 +267,90 @@ def test_classifier_checkpoint_loads_into_fc_to_conv_segmentation(tmp_path, clas
         model.eval()(x)
         expected = classifier_model(x)
     torch.testing.assert_close(seen["out"][:, :, 0, 0], expected, rtol=0, atol=1e-5)
+
+
+def test_a_checkpoint_matching_no_encoder_key_is_an_error_not_a_scratch_run(tmp_path):
+    torch.save({"backbone.conv.weight": torch.zeros(4, 3, 3, 3)}, tmp_path / "other.pt")
+    text = segmentation_text("other.pt")
+    with pytest.raises(SpecError) as info:
+        compile_spec(_write(tmp_path, text))
+    err = info.value
+    assert err.key_path == "encoder_init.checkpoint"
+    assert err.line == _line_of(text, "encoder_init:")
+    # conv1 (weight, bias) + bn1 (weight, bias, running mean and var, count) + conv2: 9.
+    assert "matches none of the encoder's 9 tensors" in err.message
+    assert "conv1.weight" in err.message and "backbone.conv.weight" in err.message
+
+
+def test_a_plain_state_dict_such_as_best_pt_loads_and_is_named_by_its_digest(tmp_path):
+    """What a run saves, ``torch.save(model.state_dict())``, straight from the module."""
+    torch.manual_seed(5)
+    classifier = compile_spec(classifier_text())
+    torch.save(classifier.state_dict(), tmp_path / "best.pt")
+    model = compile_spec(_write(tmp_path, segmentation_text("best.pt")))
+    assert torch.equal(model.conv1.weight, classifier.conv1.weight)
+    report = model.encoder_init_report
+    digest = hashlib.sha256((tmp_path / "best.pt").read_bytes()).hexdigest()
+    assert report.tag == f"best.pt:{digest[:12]}"
+    assert report.checkpoint == str(tmp_path / "best.pt") and report.sha256 == digest
+
+
+def test_a_legacy_format_checkpoint_still_loads(tmp_path):
+    state = _trained_state()
+    torch.save(state, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    model = compile_spec(_write(tmp_path, segmentation_text("old.pt")))
+    assert torch.equal(model.bn1.running_var, state["bn1.running_var"])
+
+
+def test_check_agrees_with_load_and_builds_only_a_meta_model(tmp_path, monkeypatch):
+    state = _trained_state()
+    torch.save(state, tmp_path / "clf.pt")
+    spec = load_spec(_write(tmp_path, segmentation_text("clf.pt", extra=EXTRA_CONV)))
+    built: list[GraphNet] = []
+
+    class Spy(GraphNet):
+        def __init__(self, graph):
+            super().__init__(graph)
+            built.append(self)
+
+    monkeypatch.setattr(transfer, "GraphNet", Spy)
+    checked = check_encoder_init(compile_graph(spec), spec)
+    monkeypatch.undo()
+    assert len(built) == 1
+    assert {p.device.type for p in built[0].parameters()} == {"meta"}
+    loaded = compile_spec(spec).encoder_init_report
+    assert checked == loaded
+    assert sorted(checked.missing) == ["conv3.bias", "conv3.weight"]
+    assert checked.frozen == 8  # conv1, bn1, conv2, conv3: weight + bias each (conv3 random)
+    assert checked.frozen == sum(not p.requires_grad for p in compile_spec(spec).parameters())
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (segmentation_text("missing.pt"), "not found"),
+        (segmentation_text("clf.pt", strict=True, extra=EXTRA_CONV), "2 missing"),
+    ],
+    ids=["missing", "strict"],
+)
+def test_check_raises_what_load_raises(tmp_path, text, needle):
+    torch.save(_trained_state(), tmp_path / "clf.pt")
+    spec = load_spec(_write(tmp_path, text))
+    with pytest.raises(SpecError) as info:
+        check_encoder_init(compile_graph(spec), spec)
+    assert info.value.key_path == "encoder_init.checkpoint" and needle in info.value.message
+
+
+def test_classifier_as_fcn_slides_the_classifier_over_a_larger_input():
+    """16x16 training input pools to 6x4x4, so ``fc`` becomes a 4x4 conv: a 24x40 input
+    pools to 6x6x10 and gives (6-4+1) x (10-4+1) = 3x7 scores; at 16x16 it is the
+    classifier itself."""
+    state = _trained_state()
+    classifier = compile_spec(classifier_text()).eval()
+    classifier.load_state_dict(state)
+    fcn = classifier_as_fcn(compile_graph(load_spec(classifier_text())), state)
+    assert not fcn.training
+    with torch.no_grad():
+        assert fcn(torch.randn(1, 3, 24, 40)).shape == (1, 5, 3, 7)
+        x = torch.randn(2, 3, 16, 16)
+        torch.testing.assert_close(fcn(x)[:, :, 0, 0], classifier(x), rtol=0, atol=1e-5)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # typing has it from Python 3.11; annotations are never evaluated here
+    from typing_extensions import NotRequired
 
 IGNORE_INDEX = 255
 """Mask value for pixels no loss or metric should count (VOC borders, unlabelled COCO)."""
@@ -32,6 +35,7 @@ class Sample(TypedDict):
     mask: torch.Tensor  # int64 [H, W]: 0 background, 1..K classes, 255 ignore
     boxes: torch.Tensor  # float32 [M, 4] xyxy, pixels of the returned image
     labels: torch.Tensor  # int64 [M] in 1..K
+    label: NotRequired[torch.Tensor]  # int64 []: image class in 0..K-1 (shapes only)
     image_id: int
 
 
@@ -42,20 +46,28 @@ class Batch(TypedDict):
     mask: torch.Tensor  # int64 [N, H, W]
     boxes: list[torch.Tensor]
     labels: list[torch.Tensor]
+    label: NotRequired[torch.Tensor]  # int64 [N], when every item has one
     image_id: list[int]
 
 
 def collate(batch: Sequence[Sample]) -> Batch:
-    """Batch items for a ``DataLoader``: boxes differ in count per image, so they stay lists."""
+    """Batch items for a ``DataLoader``: boxes differ in count per image, so they stay lists.
+
+    Image-level class labels are stacked only when every item has one: datasets without
+    them (VOC, COCO) batch exactly as before, and a classification task then reports the
+    missing key instead of training on a half-labelled batch."""
     if not batch:
         raise ValueError("collate needs at least one item")
-    return {
+    out: Batch = {
         "image": torch.stack([item["image"] for item in batch]),
         "mask": torch.stack([item["mask"] for item in batch]),
         "boxes": [item["boxes"] for item in batch],
         "labels": [item["labels"] for item in batch],
         "image_id": [int(item["image_id"]) for item in batch],
     }
+    if all("label" in item for item in batch):
+        out["label"] = torch.stack([item["label"] for item in batch])
+    return out
 
 
 def check_split(split: str) -> str:

@@ -114,8 +114,23 @@ def _colour(rng: np.random.Generator, base: np.ndarray, others: list[np.ndarray]
     return np.where(base > 0.5, 0.05, 0.95)  # the opposite corner always contrasts
 
 
+def _largest_label(owner: np.ndarray, labels: list[int]) -> int:
+    """The 0-based class of the object with the most visible pixels (ties: lower class).
+
+    ``owner`` maps each pixel to the index of the object drawn there (-1 for background);
+    ``labels`` are the objects' 1-based classes. Reads no random numbers, so adding the
+    label leaves every other field of an item exactly as it was."""
+    visible = np.bincount(owner.ravel() + 1, minlength=len(labels) + 1)[1:]
+    best = max(range(len(labels)), key=lambda obj: (int(visible[obj]), -labels[obj]))
+    return labels[best] - 1
+
+
 class ShapesDataset(Dataset[Sample]):
-    """Deterministic synthetic segmentation + detection data.
+    """Deterministic synthetic segmentation, detection and classification data.
+
+    An item's ``label`` (classification) is the class of its largest object by visible
+    pixel area, in ``0..K-1`` (the detection label minus one: no background class). On a
+    tie in area the lower class index wins, so the label never depends on drawing order.
 
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``; splits draw from disjoint seed streams.
@@ -180,6 +195,7 @@ class ShapesDataset(Dataset[Sample]):
             "mask": item["mask"].clone(),
             "boxes": item["boxes"].clone(),
             "labels": item["labels"].clone(),
+            "label": item["label"].clone(),
             "image_id": item["image_id"],
         }
 
@@ -228,6 +244,7 @@ class ShapesDataset(Dataset[Sample]):
             "mask": torch.from_numpy(mask),
             "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.tensor(labels, dtype=torch.int64),
+            "label": torch.tensor(_largest_label(owner, labels), dtype=torch.int64),
             "image_id": index,
         }
 

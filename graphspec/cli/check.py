@@ -1,4 +1,4 @@
-"""``graphspec check``: validate specs (schema, graph, shapes, budgets) and report each one.
+"""``graphspec check``: validate specs (schema, graph, shapes, budgets, runnable by bench).
 
 The compiler is imported lazily so the command starts quickly; results print as text, JSON,
 or GitHub ``::error`` annotations for CI.
@@ -15,16 +15,35 @@ from typing import TYPE_CHECKING, Any
 from graphspec import SourceLocation, SpecError, SpecIssue, load_spec, totals
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from graphspec.discover import find_specs
+from graphspec.runnable import check_bench_classes
 
 if TYPE_CHECKING:
     from graphspec import Graph
 
 
 def compile_file(path: Path) -> Graph:
-    """Load, build and compile one spec; return the final graph or raise SpecError."""
+    """Load, build and compile one spec; return the final graph or raise SpecError.
+
+    ``compile_graph`` rejects heads that do not fit the task and outputs the task cannot
+    score; the harness's class limit is checked here, so check fails what bench fails."""
     from compiler import compile_graph
 
-    return compile_graph(load_spec(path))
+    spec = load_spec(path)
+    check_bench_classes(spec)
+    return compile_graph(spec)
+
+
+def check_file(path: Path) -> Graph:
+    """:func:`compile_file`, plus the ``encoder_init`` checkpoint of a spec that names one:
+    it must exist and match the encoder (checked on a ``meta`` model, without weights), so
+    a bench run never trains from scratch because of a typo in a path."""
+    from compiler.transfer import check_encoder_init
+
+    graph = compile_file(path)
+    spec = load_spec(path)
+    if spec.encoder_init is not None:
+        check_encoder_init(graph, spec)
+    return graph
 
 
 def _check(files: list[Path], missing: list[str]) -> tuple[list[dict[str, Any]], list[SpecIssue]]:
@@ -38,7 +57,7 @@ def _check(files: list[Path], missing: list[str]) -> tuple[list[dict[str, Any]],
     ]
     for path in files:
         try:
-            graph = compile_file(path)
+            graph = check_file(path)
         except SpecError as err:
             issues.extend(err.issues)
             results.append(
@@ -102,7 +121,8 @@ def add_check_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
         help="validate specs (files or folders, recursive)",
-        description="Validate specs: schema, graph, shapes, budgets. Exit 0 "
+        description="Validate specs: schema, graph, shapes, budgets, and that bench can "
+        "run them (the head fits the task, the output is what the task scores). Exit 0 "
         "if all are valid, 1 if any is invalid, 2 on usage errors.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
