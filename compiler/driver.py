@@ -20,6 +20,7 @@ from compiler.passes import (
 )
 from compiler.transfer import load_encoder_weights
 from graphspec import Graph, Spec, build_graph, enforce_budget, load_spec
+from graphspec.runnable import check_output, check_task_head
 
 Pass = Callable[[Graph, Spec], Graph]
 
@@ -50,11 +51,17 @@ PASSES: tuple[PassStep, ...] = (
 
 
 def compile_graph(spec: Spec, *, check_budget: bool = True) -> Graph:
-    """Run every pass the spec asks for and return the final graph IR."""
+    """Run every pass the spec asks for and return the final graph IR.
+
+    The head must fit the task (checked first, so no head pass runs for the wrong task) and
+    the final output must be what the task scores (see :mod:`graphspec.runnable`), so every
+    command built on this (check, compile, summary, bench) accepts the same specs."""
+    check_task_head(spec)
     graph = build_graph(spec, check_budget=False)
     for step in PASSES:
         if step.applies(spec):
             graph = step.run(graph, spec)
+    check_output(graph, spec)
     if check_budget:
         enforce_budget(graph, spec)
     return graph
