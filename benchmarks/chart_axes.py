@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
-__all__ = ["COST_AXES", "TASK_METRICS", "CostAxis", "Metric", "as_percent"]
+__all__ = ["COST_AXES", "TASK_METRICS", "CostAxis", "Metric"]
 
 
 @dataclass(frozen=True)
 class Metric:
-    """An accuracy column, shown in percent points."""
+    """An accuracy column: a fraction in [0, 1] in the rows, the tables and the charts."""
 
     column: str
     name: str  # short name used in sentences and table headers
@@ -34,12 +31,12 @@ class CostAxis:
 
 
 TASK_METRICS: dict[str, tuple[Metric, ...]] = {
-    "segmentation": (Metric("miou", "mIoU", "mIoU (%)"),),
+    "segmentation": (Metric("miou", "mIoU", "mIoU (fraction)"),),
     "detection": (
-        Metric("map", "mAP@[.5:.95]", "mAP@[.5:.95] (%)"),
-        Metric("map50", "mAP@.5", "mAP@.5 (%)"),
+        Metric("map", "mAP@[.5:.95]", "mAP@[.5:.95] (fraction)"),
+        Metric("map50", "mAP@.5", "mAP@.5 (fraction)"),
     ),
-    "classification": (Metric("top1", "Top-1", "Top-1 accuracy (%)"),),
+    "classification": (Metric("top1", "Top-1", "Top-1 accuracy (fraction)"),),
 }
 """Accuracy metrics per task; the first one is the primary metric (table sort, Pareto column)."""
 
@@ -48,12 +45,3 @@ COST_AXES: tuple[CostAxis, ...] = (
     CostAxis("latency_ms", "latency", "Latency, batch 1 (ms, log scale)"),
     CostAxis("params", "params", "Parameters (millions, log scale)", scale=1e-6),
 )
-
-
-def as_percent(values: pd.Series) -> pd.Series:
-    """Accuracy in percent points: fractions (all |v| <= 1) are scaled by 100."""
-    numeric = pd.to_numeric(values, errors="coerce").astype(float)
-    finite = numeric[np.isfinite(numeric)]
-    if not finite.empty and finite.abs().max() <= 1.0:
-        return numeric * 100.0
-    return numeric

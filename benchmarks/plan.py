@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.results import file_hash, job_key
 
-__all__ = ["JOBS_DIR", "Job", "plan_jobs", "parse_shard", "select_shard"]
+__all__ = ["JOBS_DIR", "Job", "expand_seeds", "plan_jobs", "parse_shard", "select_shard"]
 
 JOBS_DIR = "jobs"
 """Sub-folder of a run directory holding one folder per job."""
@@ -53,7 +53,7 @@ class Job:
 
     @property
     def dir_name(self) -> str:
-        """Job directory name: readable and unique per key."""
+        """Job directory name: readable and unique per key (so per seed: the seed is a setting)."""
         return f"{self.name}-{self.key[:8]}"
 
     def describe(self) -> dict[str, Any]:
@@ -68,15 +68,38 @@ class Job:
         }
 
 
-def plan_jobs(
-    spec_files: Iterable[str | Path], settings_list: Iterable[Mapping[str, Any]]
-) -> list[Job]:
-    """Cartesian product spec x settings, spec-major, in the given order.
+def expand_seeds(settings: Mapping[str, Any], seeds: int) -> list[dict[str, Any]]:
+    """``seeds`` copies of ``settings`` with seeds ``seed0, seed0 + 1, ...``.
 
-    Exact duplicates (same key: same file bytes, name and settings) are dropped, keeping the
-    first, because they would write the same results row.
+    ``seed0`` is the settings' own ``seed`` (0 when absent). Each copy carries its own seed,
+    so every seed is a job of its own key: resume skips or re-runs seeds one by one. With
+    ``seeds=1`` the settings come back unchanged, so a single-seed plan keeps the keys it
+    had before seeds existed.
     """
-    settings_seq = [dict(s) for s in settings_list]
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    if seeds == 1:
+        return [dict(settings)]
+    seed0 = settings.get("seed", 0)
+    if isinstance(seed0, bool) or not isinstance(seed0, int):
+        raise ValueError(f"seed must be an integer to expand over seeds, got {seed0!r}")
+    return [{**settings, "seed": seed0 + offset} for offset in range(seeds)]
+
+
+def plan_jobs(
+    spec_files: Iterable[str | Path],
+    settings_list: Iterable[Mapping[str, Any]],
+    *,
+    seeds: int = 1,
+) -> list[Job]:
+    """Cartesian product spec x settings x seed, spec-major, in the given order.
+
+    ``seeds`` expands every settings dict over that many consecutive seeds
+    (:func:`expand_seeds`), so one spec's seeds are neighbours in the plan. Exact duplicates
+    (same key: same file bytes, name and settings) are dropped, keeping the first, because
+    they would write the same results row.
+    """
+    settings_seq = [s for base in settings_list for s in expand_seeds(base, seeds)]
     jobs: list[Job] = []
     seen: set[str] = set()
     for spec_file, settings in itertools.product(list(spec_files), settings_seq):

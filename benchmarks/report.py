@@ -1,25 +1,29 @@
-"""Benchmark report: accuracy-vs-compute charts, a results table and failed runs.
+"""Benchmark report: protocol, accuracy-vs-compute charts, training curves, tables, failures.
 
-``write_report`` turns a results table (one row per spec and setting) into Markdown for the
-repository and a single self-contained HTML file. The content is built once
-(:mod:`benchmarks.report_sections`) and rendered by :mod:`benchmarks.report_markdown` and
-:mod:`benchmarks.report_html`, so the two files cannot drift apart. This module reads and
-merges results files and writes the report's files.
+``write_report`` turns a results table (one row per spec, setting and seed) into Markdown
+for the repository and a single self-contained HTML file. Seeds are folded into a mean and
+a sample std per spec and setting (:mod:`benchmarks.aggregate`); accuracy is a fraction in
+[0, 1] throughout. The content is built once (:mod:`benchmarks.report_sections`) and
+rendered by :mod:`benchmarks.report_markdown` and :mod:`benchmarks.report_html`, so the
+two files cannot drift apart. This module reads and merges results files, reads the runs'
+protocol.json, and writes the report's files.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.protocol import read_protocol
 from benchmarks.report_html import render_html
 from benchmarks.report_markdown import render_markdown
 from benchmarks.report_sections import build_sections
 
-__all__ = ["KEY_COLUMNS", "read_results", "merge_results", "write_report"]
+__all__ = ["KEY_COLUMNS", "read_results", "merge_results", "run_dir_of", "write_report"]
 
 KEY_COLUMNS = ("spec", "spec_hash", "image_size", "epochs", "seed", "device")
 """Columns identifying one run; rows repeating them across shards are duplicates."""
@@ -56,35 +60,48 @@ def merge_results(paths: list[Path]) -> pd.DataFrame:
     return merged.drop_duplicates(subset=keys or None, keep="last").reset_index(drop=True)
 
 
+def run_dir_of(path: str | Path) -> Path:
+    """The run directory of a run directory or of a results file inside one."""
+    target = Path(path)
+    return target if target.is_dir() else target.parent
+
+
 def write_report(
     results: pd.DataFrame | str | Path,
     out_dir: Path,
     *,
     title: str | None = None,
-    tolerance: float = 1.0,
+    tolerance: float = 0.01,
+    run_dirs: Sequence[str | Path] | None = None,
 ) -> dict[str, Path]:
     """Write charts (PNG+SVG), report.md and report.html into ``out_dir``.
 
     ``results`` is a results table or a path to a run directory / results file.
-    ``tolerance`` (accuracy points) picks the cheap alternative named in the winner line.
+    ``run_dirs`` are the run directories the rows come from: their protocol.json fills the
+    header block and their ``jobs/*/history.csv`` the training curves (default: the run
+    directory of ``results`` when it is a path, else none). ``tolerance`` (an accuracy
+    fraction, 0.01 = one point) picks the cheap alternative named in the winner line.
     Returns every written file keyed by its file name.
     """
     if isinstance(results, pd.DataFrame):
         df, default_title = results, "Benchmark report"
+        dirs = [Path(d) for d in run_dirs or ()]
     else:
         df, default_title = read_results(results), f"Benchmark report: {Path(results).name}"
+        dirs = [Path(d) for d in run_dirs] if run_dirs is not None else [run_dir_of(results)]
     title = title or default_title
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    intro, sections = build_sections(df, out_dir, tolerance)
+    protocols = [p for p in (read_protocol(run_dir_of(d)) for d in dirs) if p is not None]
+    content = build_sections(df, out_dir, tolerance, [run_dir_of(d) for d in dirs], protocols)
 
     written: dict[str, Path] = {}
-    for section in sections:
+    for section in content.sections:
         for chart in section.charts:
             written[chart.png.name], written[chart.svg.name] = chart.png, chart.svg
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    md_path.write_text(render_markdown(title, intro, sections), encoding="utf-8")
-    html_path.write_text(render_html(title, intro, sections), encoding="utf-8")
+    md_path.write_text(render_markdown(title, content), encoding="utf-8")
+    html_path.write_text(render_html(title, content), encoding="utf-8")
     written[md_path.name], written[html_path.name] = md_path, html_path
     return written
 
@@ -96,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
-    written = write_report(merge_results(args.runs), args.out, title=args.title)
+    merged = merge_results(args.runs)
+    written = write_report(merged, args.out, title=args.title, run_dirs=args.runs)
     print(written["report.html"])
     return 0
 

@@ -7,7 +7,7 @@ import html
 import re
 from pathlib import Path
 
-from benchmarks.report_sections import Section
+from benchmarks.report_model import ReportContent, Section
 
 __all__ = ["render_html"]
 
@@ -21,6 +21,7 @@ tbody tr:nth-child(even){background:#fafafa}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em}
 figure{margin:0}figure svg{max-width:100%;height:auto}
 figcaption{font-size:0.85em;color:#555}.note{font-size:0.85em;color:#555}
+.protocol{font-size:0.9em;columns:2;column-gap:2em}
 """
 
 
@@ -35,7 +36,31 @@ def _inline_svg(path: Path) -> str:
     return text[text.index("<svg") :]
 
 
-def render_html(title: str, intro: list[str], sections: list[Section]) -> str:
+def _section(section: Section) -> list[str]:
+    esc = html.escape
+    parts = [f"<section><h2>{esc(section.heading)}</h2>"]
+    if section.summary:
+        parts.append(f"<p>{_html_inline(section.summary)}</p>")
+    parts.append('<div class="charts">' if section.charts else "")
+    for chart in section.charts:
+        note = f'<br><span class="note">{esc(chart.note)}</span>' if chart.note else ""
+        parts.append(
+            f'<figure data-chart="{esc(chart.svg.name)}">{_inline_svg(chart.svg)}'
+            f"<figcaption>{esc(chart.title)}{note}</figcaption></figure>"
+        )
+    parts.append("</div>" if section.charts else "")
+    if section.rows:
+        head = "".join(f"<th>{esc(h)}</th>" for h in section.headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in section.rows
+        )
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    parts += [f'<p class="note">{_html_inline(note)}</p>' for note in section.notes]
+    parts.append("</section>")
+    return parts
+
+
+def render_html(title: str, content: ReportContent) -> str:
     """report.html: the same content as report.md, with the SVG charts inlined."""
     esc = html.escape
     parts = [
@@ -44,26 +69,14 @@ def render_html(title: str, intro: list[str], sections: list[Section]) -> str:
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
     ]
-    parts += [f"<p>{_html_inline(line)}</p>" for line in intro]
-    for section in sections:
-        parts.append(f"<section><h2>{esc(section.heading)}</h2>")
-        if section.summary:
-            parts.append(f"<p>{_html_inline(section.summary)}</p>")
-        parts.append('<div class="charts">' if section.charts else "")
-        for chart in section.charts:
-            parts.append(
-                f'<figure data-chart="{esc(chart.svg.name)}">{_inline_svg(chart.svg)}'
-                f"<figcaption>{esc(chart.title)}</figcaption></figure>"
-            )
-        parts.append("</div>" if section.charts else "")
-        if section.rows:
-            head = "".join(f"<th>{esc(h)}</th>" for h in section.headers)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in section.rows
-            )
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        if section.note:
-            parts.append(f'<p class="note">{esc(section.note)}</p>')
-        parts.append("</section>")
+    if content.protocol:
+        items = "".join(
+            f"<li><strong>{esc(line.label)}</strong>: {esc(line.value)}</li>"
+            for line in content.protocol
+        )
+        parts.append(f'<ul class="protocol">{items}</ul>')
+    parts += [f"<p>{_html_inline(line)}</p>" for line in content.intro]
+    for section in content.sections:
+        parts += _section(section)
     parts.append("</body></html>")
     return "\n".join(parts)

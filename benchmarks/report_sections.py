@@ -1,59 +1,41 @@
-"""What the benchmark report says, independent of format: intro lines and sections.
+"""What the benchmark report says: the protocol header, intro lines and sections.
 
-Each task gets a section (charts, a results table, a Pareto note) and a winner line; failed
-runs get a section of their own. The Markdown and HTML writers (:mod:`benchmarks.report_markdown`,
-:mod:`benchmarks.report_html`) render the same :class:`Section` objects, so their content
-cannot drift apart.
+Each task gets a section (charts, training curves, a table with one row per spec and
+setting, a Pareto note), a per-seed section when some spec has several seeds, and a winner
+line; failed runs get a section of their own. Everything ranked, charted or put on the
+Pareto frontier is the mean over seeds (:mod:`benchmarks.aggregate`). The Markdown and HTML
+writers render the same :class:`benchmarks.report_model.ReportContent`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.charts import (
-    COST_AXES,
-    TASK_METRICS,
-    Chart,
-    CostAxis,
-    Metric,
-    as_percent,
-    task_charts,
-)
+from benchmarks.aggregate import aggregate_seeds, group_ids, tri_state
+from benchmarks.chart_axes import COST_AXES, TASK_METRICS, CostAxis, Metric
+from benchmarks.chart_tasks import task_charts
+from benchmarks.curves import task_curves
 from benchmarks.pareto import pareto_mask
+from benchmarks.protocol import Protocol
+from benchmarks.report_format import CHECK, CROSS, DASH, text
+from benchmarks.report_model import ReportContent, Section
+from benchmarks.report_protocol import protocol_lines
+from benchmarks.report_tables import group_table, seed_table
+from benchmarks.report_winner import winner_sentence
 
 __all__ = ["Section", "build_sections"]
 
 SETTING_COLUMNS = ("image_size", "device", "dtype")
 TASK_ORDER = ("segmentation", "detection", "classification")
-OPTIONAL_COLUMNS = (
-    ("throughput_ips", "Throughput (img/s)", 1),
-    ("peak_mem_mb", "Peak mem (MB)", 0),
-    ("train_s", "Train (s)", 0),
-    ("epochs", "Epochs", 0),
-)
-"""Table columns (column, header, digits) shown only when some run has a value."""
-DASH = "–"
-CHECK = "✓"
-
-
-@dataclass
-class Section:
-    """One report section; ``summary`` and ``note`` may use Markdown **bold**."""
-
-    heading: str
-    summary: str = ""
-    charts: list[Chart] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    note: str = ""
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
-    """Fill in the columns the report relies on so partial tables still render."""
+    """Fill in the columns the report relies on so partial and older tables still render."""
     out = df.copy().reset_index(drop=True)
     if "spec" not in out.columns:
         out["spec"] = [f"run{i}" for i in range(len(out))]
@@ -65,150 +47,113 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
         out["error"] = ""
     for column in ("params", "gflops", "latency_ms", "latency_iqr_ms"):
         out[column] = pd.to_numeric(out.get(column, np.nan), errors="coerce")
+    for column in ("converged", "timing_noisy"):  # unknown for rows of older runs
+        out[column] = tri_state(out.get(column, pd.Series(None, out.index, dtype=object)))
     return out
-
-
-def _num(value: object, digits: int, scale: float = 1.0) -> str:
-    number = pd.to_numeric(value, errors="coerce")
-    return DASH if pd.isna(number) else f"{float(number) * scale:,.{digits}f}"
-
-
-def _text(value: object) -> str:
-    """Cell text; whole floats print as ints (a NaN in a parquet int column makes it float)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return DASH
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _short_error(error: object) -> str:
     """Last non-empty line of an error (a traceback ends with the exception), truncated."""
-    lines = [line.strip() for line in _text(error).splitlines() if line.strip()]
+    lines = [line.strip() for line in text(error).splitlines() if line.strip()]
     message = lines[-1] if lines else DASH
     return message if len(message) <= 240 else message[:237] + "..."
 
 
-def _settings(ok: pd.DataFrame) -> pd.Series:
+def _settings(groups: pd.DataFrame) -> pd.Series:
     """Setting text from the setting columns that vary in this task ('' when none vary)."""
-    varying = [c for c in SETTING_COLUMNS if c in ok and ok[c].nunique(dropna=False) > 1]
+    varying = [c for c in SETTING_COLUMNS if c in groups and groups[c].nunique(dropna=False) > 1]
 
     def describe(row: pd.Series) -> str:
-        parts = [(_text(row[c]), "px" if c == "image_size" else "") for c in varying]
-        return " ".join(text + unit for text, unit in parts if text != DASH)
+        parts = [(text(row[c]), "px" if c == "image_size" else "") for c in varying]
+        return " ".join(value + unit for value, unit in parts if value != DASH)
 
     if not varying:
-        return pd.Series("", index=ok.index)
-    return ok.apply(describe, axis=1).astype(str)
+        return pd.Series("", index=groups.index, dtype=object)
+    return groups.apply(describe, axis=1).astype(str)
 
 
-def _primary_cost(ok: pd.DataFrame) -> CostAxis | None:
+def _primary_cost(groups: pd.DataFrame) -> CostAxis | None:
     """First cost axis with usable values: GFLOPs, else latency, else parameters."""
     for axis in COST_AXES:
-        values = ok[axis.column]
-        if np.isfinite(values).any():
+        if np.isfinite(pd.to_numeric(groups[axis.column], errors="coerce")).any():
             return axis
     return None
 
 
-def _winner_sentence(
-    task: str, ok: pd.DataFrame, metric: Metric, cost: CostAxis | None, tolerance: float
-) -> str:
-    scored = ok[np.isfinite(ok["acc"])]
-    if scored.empty:
-        return f"{task.capitalize()}: no {metric.name} values among successful runs."
-    best = scored.loc[scored["acc"].idxmax()]
-    text = f"{task.capitalize()}: best {metric.name} is **{best['label']}** at {best['acc']:.2f}"
-    if cost is None:
-        return text + "."
-    text += f" ({_num(best[cost.column], 2, cost.scale)} {cost.name})"
-    near = scored[scored["pareto"] & (scored["acc"] >= best["acc"] - tolerance)]
-    near = near[np.isfinite(near[cost.column])]
-    if near.empty:
-        return text + "."
-    cheap = near.sort_values([cost.column, "acc"], ascending=[True, False]).iloc[0]
-    if cheap.name == best.name:
-        return text + f"; it is also the cheapest frontier run within {tolerance:g} point."
-    ratio = best[cost.column] / cheap[cost.column] if cheap[cost.column] > 0 else np.nan
-    saving = f" ({ratio:.1f}x less)" if np.isfinite(ratio) else ""
-    return text + (
-        f"; cheapest frontier run within {tolerance:g} point: **{cheap['label']}** at "
-        f"{cheap['acc']:.2f} with {_num(cheap[cost.column], 2, cost.scale)} {cost.name}{saving}."
-    )
+@dataclass
+class _TaskData:
+    """A task's metrics with values, its per-seed rows and its groups (one row per spec and
+    setting: mean ``acc`` of the primary metric, ``label``, ``pareto``), and the cost axis."""
+
+    metrics: tuple[Metric, ...]
+    rows: pd.DataFrame
+    groups: pd.DataFrame
+    cost: CostAxis | None
 
 
-def _scored(
-    task: str, ok: pd.DataFrame
-) -> tuple[pd.DataFrame, tuple[Metric, ...], CostAxis | None]:
-    """A task's ok rows plus what charts and tables read: metric percentages (``acc`` is the
-    primary one), a ``label``, the ``pareto`` flag; the metrics that have values; the cost."""
-    metrics = TASK_METRICS.get(task, (Metric("accuracy", "accuracy", "Accuracy (%)"),))
-    ok = ok.copy()
-    ok["_device"] = ok["device"].fillna("unknown").astype(str) if "device" in ok else ""
+def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
+    metrics = TASK_METRICS.get(task, (Metric("accuracy", "accuracy", "Accuracy (fraction)"),))
+    rows = ok.copy()
     for metric in metrics:
-        ok[metric.column + "_pct"] = as_percent(ok.get(metric.column, pd.Series(np.nan, ok.index)))
-    present = [m for m in metrics[1:] if np.isfinite(ok[m.column + "_pct"]).any()]
-    metrics = (metrics[0], *present)
-    ok["acc"] = ok[metrics[0].column + "_pct"]
-    ok["setting"] = _settings(ok)
-    ok["label"] = (ok["spec"] + " " + ok["setting"]).str.strip()
-    cost = _primary_cost(ok)
-    costs = ok[cost.column].to_numpy(float) if cost else np.full(len(ok), np.nan)
-    ok["pareto"] = pareto_mask(costs, ok["acc"].to_numpy(float))
-    return ok, metrics, cost
-
-
-def _table(ok: pd.DataFrame, metrics: tuple[Metric, ...]) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of a task's results table, most accurate run first."""
-    settings = [c for c in ("image_size", "device") if c in ok]
-    optional = [
-        o
-        for o in OPTIONAL_COLUMNS
-        if o[0] in ok and pd.to_numeric(ok[o[0]], "coerce").notna().any()
-    ]
-    headers = (
-        ["Spec"]
-        + [{"image_size": "Size", "device": "Device"}[c] for c in settings]
-        + [f"{m.name} (%)" for m in metrics]
-        + ["Params (M)", "GFLOPs", "Latency (ms ± IQR)"]
-        + [o[1] for o in optional]
-        + ["Pareto"]
-    )
-    rows: list[list[str]] = []
-    ordered = ok.sort_values(["acc", "gflops"], ascending=[False, True], na_position="last")
-    for _, row in ordered.iterrows():
-        latency = _num(row["latency_ms"], 2)
-        if latency != DASH and pd.notna(row["latency_iqr_ms"]):
-            latency += f" ± {row['latency_iqr_ms']:.2f}"
-        rows.append(
-            [row["spec"]]
-            + [_text(row[c]) for c in settings]
-            + [_num(row[m.column + "_pct"], 2) for m in metrics]
-            + [_num(row["params"], 2, 1e-6), _num(row["gflops"], 2), latency]
-            + [_num(row[col], digits) for col, _, digits in optional]
-            + [CHECK if row["pareto"] else ""]
+        rows[metric.column] = pd.to_numeric(
+            rows.get(metric.column, pd.Series(np.nan, rows.index)), errors="coerce"
         )
-    return headers, rows
+    rows["group"] = group_ids(rows)
+    groups = aggregate_seeds(rows, [m.column for m in metrics])
+    present = [m for m in metrics[1:] if np.isfinite(groups[m.column]).any()]
+    metrics = (metrics[0], *present)
+    groups["acc"] = groups[metrics[0].column]
+    groups["acc_std"] = groups[metrics[0].column + "_std"]
+    groups["_device"] = groups["device"].fillna("unknown").astype(str) if "device" in groups else ""
+    groups["setting"] = _settings(groups)
+    groups["label"] = (groups["spec"] + " " + groups["setting"]).str.strip()
+    rows["label"] = rows["group"].map(groups["label"])
+    cost = _primary_cost(groups)
+    costs = groups[cost.column].to_numpy(float) if cost else np.full(len(groups), np.nan)
+    groups["pareto"] = pareto_mask(costs, groups["acc"].to_numpy(float))
+    return _TaskData(metrics, rows, groups, cost)
 
 
-def _task_section(
-    task: str, ok: pd.DataFrame, out_dir: Path, tolerance: float
-) -> tuple[Section, str]:
-    """A task's section (charts written into ``out_dir``) and its winner line."""
-    ok, metrics, cost = _scored(task, ok)
-    primary = metrics[0]
-    winner = _winner_sentence(task, ok, primary, cost, tolerance)
+def _notes(data: _TaskData) -> list[str]:
+    primary, notes = data.metrics[0], []
+    if data.cost is not None and data.groups["pareto"].any():
+        notes.append(
+            f"{CHECK} = on the {primary.name}-vs-{data.cost.name} Pareto frontier of the mean "
+            "over seeds: no other run is at least as cheap and at least as accurate."
+        )
+    if data.groups["converged"].map(lambda state: state is not None).any():
+        notes.append(
+            f"Converged: {CHECK} every seed converged, {CROSS} at least one did not "
+            f"(its mean is not a settled score), {DASH} not recorded."
+        )
+    return notes
+
+
+def _task_sections(
+    task: str, ok: pd.DataFrame, out_dir: Path, tolerance: float, run_dirs: Sequence[Path]
+) -> tuple[list[Section], str]:
+    """A task's sections (charts written into ``out_dir``) and its winner line."""
+    data = _task_data(task, ok)
+    primary = data.metrics[0]
+    winner = winner_sentence(task, data.groups, primary, data.cost, tolerance)
     section = Section(heading=f"{task.capitalize()} ({primary.name})")
-    section.charts = task_charts(task, ok, metrics, cost, out_dir)
+    section.charts = task_charts(task, data.groups, data.metrics, data.cost, out_dir)
     if not section.charts:
         section.summary = f"No charts: no run has both a {primary.name} and a cost value."
-    section.headers, section.rows = _table(ok, metrics)
-    if cost is not None and ok["pareto"].any():
-        section.note = (
-            f"{CHECK} = on the {primary.name}-vs-{cost.name} Pareto frontier: "
-            "no other run is at least as cheap and at least as accurate."
-        )
-    return section, winner
+    curves = task_curves(task, data.groups, data.rows, run_dirs, out_dir)
+    if curves is not None:
+        section.charts.append(curves)
+    section.headers, section.rows = group_table(data.groups, data.metrics)
+    section.notes = _notes(data)
+    if int(data.groups["seeds"].max()) <= 1:
+        return [section], winner
+    section.summary = (
+        section.summary + " Each row is the mean over its seeds ± one sample std; the "
+        "per-seed rows follow (and are in results.csv)."
+    ).strip()
+    per_seed = Section(heading=f"{task.capitalize()}: per-seed runs")
+    per_seed.headers, per_seed.rows = seed_table(data.rows, data.metrics)
+    return [section, per_seed], winner
 
 
 def _failed_section(failed: pd.DataFrame) -> Section:
@@ -219,8 +164,8 @@ def _failed_section(failed: pd.DataFrame) -> Section:
             [
                 row["spec"],
                 row["task"],
-                _text(row.get("image_size")),
-                _text(row.get("device")),
+                text(row.get("image_size")),
+                text(row.get("device")),
                 row["status"],
                 _short_error(row["error"]),
             ]
@@ -229,26 +174,31 @@ def _failed_section(failed: pd.DataFrame) -> Section:
 
 
 def build_sections(
-    results: pd.DataFrame, out_dir: Path, tolerance: float
-) -> tuple[list[str], list[Section]]:
-    """Intro lines (counts, one winner line per task) and sections; writes charts to out_dir.
+    results: pd.DataFrame,
+    out_dir: Path,
+    tolerance: float,
+    run_dirs: Sequence[Path] = (),
+    protocols: Sequence[Protocol] = (),
+) -> ReportContent:
+    """The protocol header, intro lines (counts, one winner line per task) and sections;
+    writes charts to ``out_dir``. ``run_dirs`` are searched for the jobs' history.csv.
 
     Tasks come in ``TASK_ORDER``, unknown ones after them alphabetically; failed runs last.
     """
     df = _normalise(results)
     ok_rows, failed = df[df["status"] == "ok"], df[df["status"] != "ok"]
-    intro = [
-        f"{len(df)} run{'' if len(df) == 1 else 's'}: {len(ok_rows)} ok, {len(failed)} failed."
-    ]
-    sections: list[Section] = []
+    content = ReportContent(protocol=protocol_lines(protocols, ok_rows if len(ok_rows) else df))
+    plural = "" if len(df) == 1 else "s"
+    content.intro.append(f"{len(df)} run{plural}: {len(ok_rows)} ok, {len(failed)} failed.")
     tasks = [t for t in TASK_ORDER if t in set(ok_rows["task"])]
     tasks += sorted(set(ok_rows["task"]) - set(TASK_ORDER))
     for task in tasks:
-        section, winner = _task_section(task, ok_rows[ok_rows["task"] == task], out_dir, tolerance)
-        sections.append(section)
-        intro.append(f"**Winner** – {winner}")
+        task_rows = ok_rows[ok_rows["task"] == task]
+        sections, winner = _task_sections(task, task_rows, out_dir, tolerance, run_dirs)
+        content.sections += sections
+        content.intro.append(f"**Winner** – {winner}")
     if ok_rows.empty:
-        intro.append("No successful runs: nothing to chart or rank.")
+        content.intro.append("No successful runs: nothing to chart or rank.")
     if not failed.empty:
-        sections.append(_failed_section(failed))
-    return intro, sections
+        content.sections.append(_failed_section(failed))
+    return content

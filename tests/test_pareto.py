@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.aggregate import aggregate_seeds
 from benchmarks.pareto import pareto_frontier, pareto_mask
 
 
@@ -112,3 +113,22 @@ def test_matches_brute_force_on_random_grids(seed: int) -> None:
     costs[rng.random(n) < 0.1] = np.nan
     scores[rng.random(n) < 0.1] = np.nan
     np.testing.assert_array_equal(pareto_mask(costs, scores), brute_force_mask(costs, scores))
+
+
+def test_frontier_of_seed_means_not_of_single_seeds() -> None:
+    # Worked by hand: "lucky" has one 0.9 seed and one 0.1 seed (mean 0.5); "steady" is
+    # dearer at 0.6 and 0.62 (mean 0.61); "dear" costs most at 0.55 and 0.57 (mean 0.56).
+    # Per seed, lucky's 0.9 would dominate everything else; by the mean, steady is on the
+    # frontier and dear is dominated by it.
+    rows = pd.DataFrame(
+        {
+            "spec": ["lucky", "lucky", "steady", "steady", "dear", "dear"],
+            "seed": [0, 1, 0, 1, 0, 1],
+            "gflops": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+            "miou": [0.9, 0.1, 0.6, 0.62, 0.55, 0.57],
+        }
+    )
+    assert list(rows["spec"][pareto_mask(rows["gflops"], rows["miou"])]) == ["lucky"]
+    means = aggregate_seeds(rows, ["miou"])
+    assert means["miou"].tolist() == pytest.approx([0.5, 0.61, 0.56])
+    assert list(pareto_frontier(means, "gflops", "miou")["spec"]) == ["lucky", "steady"]

@@ -126,22 +126,23 @@ def test_table_sorted_by_accuracy_with_formatted_numbers(report: dict[str, Path]
     seg = sections["Segmentation (mIoU)"]
     assert [r["Spec"] for r in seg][0] == "seg_e"
     assert [r["Spec"] for r in seg][-1] == "seg_nan"  # missing accuracy sorts last
-    assert [r["mIoU (%)"] for r in seg] == ["55.80", "55.00", "55.00", "50.00", "40.00", "–"]
+    # Accuracy is a fraction with three decimals (it was percent with two before seeds).
+    assert [r["mIoU"] for r in seg] == ["0.558", "0.550", "0.550", "0.500", "0.400", "–"]
     row_b = next(r for r in seg if r["Spec"] == "seg_b")
     assert row_b["Params (M)"] == "1.50"
     assert row_b["GFLOPs"] == "2.00"
     assert row_b["Latency (ms ± IQR)"] == "3.00 ± 0.20"
     det = sections["Detection (mAP@[.5:.95])"]
     assert [r["Spec"] for r in det] == ["det_b", "det_c", "det_a"]
-    assert [r["mAP@.5 (%)"] for r in det] == ["52.00", "50.00", "41.00"]
+    assert [r["mAP@.5"] for r in det] == ["0.520", "0.500", "0.410"]
 
 
 def test_winner_line_names_best_and_cheapest_near_best(report: dict[str, Path]) -> None:
     text = report["report.md"].read_text(encoding="utf-8")
     winner = next(line for line in text.splitlines() if "Segmentation: best" in line)
-    assert "**seg_e** at 55.80" in winner
-    # seg_b / seg_d (55.00) are within 1 point of 55.80 and cost 2 instead of 8 GFLOPs.
-    assert re.search(r"\*\*seg_[bd]\*\* at 55\.00 with 2\.00 GFLOPs \(4\.0x less\)", winner)
+    assert "**seg_e** at 0.558" in winner
+    # seg_b / seg_d (0.550) are within 0.01 of 0.558 and cost 2 instead of 8 GFLOPs.
+    assert re.search(r"\*\*seg_[bd]\*\* at 0\.550 with 2\.00 GFLOPs \(4\.0x less\)", winner)
 
 
 def test_failed_runs_only_in_failed_section(report: dict[str, Path]) -> None:
@@ -221,7 +222,7 @@ def test_single_point_all_nan_and_missing_columns(tmp_path: Path) -> None:
     one_row = _row("only", "segmentation", gflops=2.0, miou=0.5, latency_ms=np.nan, params=None)
     single = write_report(pd.DataFrame([one_row]), tmp_path / "one")
     assert [n for n in single if n.endswith(".png")] == ["segmentation_miou_vs_gflops.png"]
-    assert "**only** at 50.00" in single["report.md"].read_text(encoding="utf-8")
+    assert "**only** at 0.500" in single["report.md"].read_text(encoding="utf-8")
 
     all_nan = pd.DataFrame([_row(s, "segmentation", gflops=1.0) for s in ("p", "q")])
     written = write_report(all_nan, tmp_path / "nan")
