@@ -70,6 +70,7 @@ class DetectionTask(Task):
     """Single-stage detection with an SSD or YOLOv1 head."""
 
     name = "detection"
+    metric = "map"
 
     def __init__(
         self, head: SSDHead | YOLOHead, detection: DetectionHead, image_size: tuple[int, int]

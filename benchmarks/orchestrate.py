@@ -27,6 +27,7 @@ from benchmarks.distributed import (
     launched_with_peers,
 )
 from benchmarks.plan import Job, plan_jobs, select_shard
+from benchmarks.protocol import collect_protocol, write_protocol
 from benchmarks.report import write_report
 from benchmarks.results import ResultsStore
 from benchmarks.sweep import EXIT_OK, SweepEvent, SweepSummary, run_sweep
@@ -51,7 +52,13 @@ class SweepOptions:
     compile: bool = DEFAULTS["compile"]
     workers: int = DEFAULTS["workers"]
     limit: int | None = DEFAULTS["limit"]
-    lr: float = DEFAULTS["lr"]
+    lr: float | str = DEFAULTS["lr"]
+    seeds: int = 1
+    val_every: int = DEFAULTS["val_every"]
+    patience: int | None = DEFAULTS["patience"]
+    normalize: str = DEFAULTS["normalize"]
+    augment: bool = DEFAULTS["augment"]
+    threads: int | None = DEFAULTS["threads"]
     shard: str | None = None
     retry_failed: bool = False
     report: bool = True
@@ -71,6 +78,11 @@ class SweepOptions:
             "workers": self.workers,
             "limit": self.limit,
             "lr": self.lr,
+            "val_every": self.val_every,
+            "patience": self.patience,
+            "normalize": self.normalize,
+            "augment": self.augment,
+            "threads": self.threads,
         }
 
 
@@ -139,11 +151,13 @@ def run_bench(
     A bad ``options.shard`` raises ValueError before anything runs.
     """
     run_dir = Path(options.out)
-    planned = plan_jobs(files, [options.settings()])
+    planned = plan_jobs(files, [options.settings()], seeds=options.seeds)
     jobs = select_shard(planned, options.shard) if options.shard else planned
     ctx = init_distributed() if launched_with_peers() else None
     if ctx is not None and not ctx.is_main:
         return _follow(jobs, run_dir, ctx)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_protocol(run_dir, collect_protocol(options.settings()))
     summary = run_sweep(
         jobs,
         run_dir,
@@ -159,5 +173,7 @@ def run_bench(
         on_finished(summary)
     if summary.interrupted or not options.report:
         return BenchOutcome(summary)
-    written = write_report(run_dir, run_dir / "report", title=f"graphspec: {run_dir.name}")
+    written = write_report(
+        run_dir, run_dir / "report", title=f"graphspec: {run_dir.name}", run_dirs=[run_dir]
+    )
     return BenchOutcome(summary, report=written["report.html"])

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.aggregate import aggregate_seeds
+from benchmarks.atomic import atomic_write
 from benchmarks.protocol import read_protocol
 from benchmarks.report_html import render_html
 from benchmarks.report_markdown import render_markdown
@@ -29,6 +31,7 @@ KEY_COLUMNS = ("spec", "spec_hash", "image_size", "epochs", "seed", "device")
 """Columns identifying one run; rows repeating them across shards are duplicates."""
 
 RESULT_FILES = ("results.parquet", "results.csv")
+SUMMARY_NAME = "summary.csv"
 
 
 def read_results(path: str | Path) -> pd.DataFrame:
@@ -103,7 +106,17 @@ def write_report(
     md_path.write_text(render_markdown(title, content), encoding="utf-8")
     html_path.write_text(render_html(title, content), encoding="utf-8")
     written[md_path.name], written[html_path.name] = md_path, html_path
+    written[SUMMARY_NAME] = _write_summary(df, out_dir / SUMMARY_NAME)
     return written
+
+
+def _write_summary(df: pd.DataFrame, path: Path) -> Path:
+    """summary.csv: one row per spec and setting, mean and std of each metric over seeds
+    (the per-seed rows stay in results.csv)."""
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    table = aggregate_seeds(ok) if len(ok) else pd.DataFrame()
+    atomic_write(path, lambda handle: table.to_csv(handle, index=False))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

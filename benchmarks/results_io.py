@@ -39,21 +39,36 @@ RESULT_COLUMNS: list[str] = [
     "gflops",
     "latency_ms",
     "latency_iqr_ms",
+    "latency_p90_ms",
+    "fps",
     "throughput_ips",
     "peak_mem_mb",
+    "threads",
+    "load_avg",
+    "timing_noisy",
+    "timing_noise_reason",
     "train_s",
     "epochs",
+    "epochs_run",
+    "best_epoch",
+    "converged",
+    "convergence_reason",
+    "stopped_early",
+    "lr",
+    "lr_source",
     "image_size",
     "batch_size",
     "device",
     "dtype",
     "seed",
     "data",
+    "encoder_init",
     "pixel_acc",
     "miou",
     "map",
     "map50",
     "map_voc07",
+    "top1",
     "spec_file",
     "spec_hash",
     "job_key",
@@ -75,10 +90,17 @@ STRING_COLUMNS = frozenset(
         "spec_hash",
         "job_key",
         "finished_at",
+        "timing_noise_reason",
+        "convergence_reason",
+        "lr_source",
+        "encoder_init",
     }
 )
-INT_COLUMNS = frozenset({"params", "epochs", "image_size", "batch_size", "seed"})
-FLOAT_COLUMNS = frozenset(set(RESULT_COLUMNS) - STRING_COLUMNS - INT_COLUMNS)
+INT_COLUMNS = frozenset(
+    {"params", "epochs", "image_size", "batch_size", "seed", "threads", "epochs_run", "best_epoch"}
+)
+BOOL_COLUMNS = frozenset({"timing_noisy", "converged", "stopped_early"})
+FLOAT_COLUMNS = frozenset(set(RESULT_COLUMNS) - STRING_COLUMNS - INT_COLUMNS - BOOL_COLUMNS)
 
 
 def _is_null(value: Any) -> bool:
@@ -110,7 +132,15 @@ def _column(name: str, values: list[Any]) -> pd.Series:
     if name in STRING_COLUMNS:
         return pd.Series([None if v is None else _to_text(v) for v in clean], dtype=object)
     if not present:
-        dtype = "Int64" if name in INT_COLUMNS else "float64" if name in FLOAT_COLUMNS else object
+        dtype = (
+            "Int64"
+            if name in INT_COLUMNS
+            else "float64"
+            if name in FLOAT_COLUMNS
+            else "boolean"
+            if name in BOOL_COLUMNS
+            else object
+        )
         return pd.Series(clean, dtype=dtype)
     if all(_is_bool(v) for v in present) and name not in FLOAT_COLUMNS | INT_COLUMNS:
         return pd.Series(clean, dtype="boolean")

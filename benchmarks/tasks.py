@@ -50,9 +50,13 @@ class Evaluator(Protocol):
 
 
 class Task(ABC):
-    """The per-task interface used by :func:`benchmarks.train.train` and ``evaluate``."""
+    """The per-task interface used by :func:`benchmarks.train.train` and ``evaluate``.
+
+    ``metric`` is the key of :meth:`Evaluator.compute` that validation follows to pick the
+    best epoch and decide early stopping (higher is better)."""
 
     name: str
+    metric: str
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
         """Run the model on a batch; overridden by tasks whose models also take targets."""
@@ -103,6 +107,7 @@ class SegmentationTask(Task):
     """
 
     name = "segmentation"
+    metric = "miou"
 
     def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
         if num_classes < 2:

@@ -76,8 +76,13 @@ def test_bench_writes_rows_weights_config_and_report(tmp_path: Path) -> None:
     job_dir = next((out / "jobs").iterdir())
     config = json.loads((job_dir / "config.json").read_text())
     assert config["settings"]["epochs"] == 1
-    state = torch.load(job_dir / "weights.pt", weights_only=True)
-    assert state["head.weight"].shape == (4, 8, 1, 1)
+    assert config["recipe"]["lr"] == row["lr"] and config["augment"] is True
+    assert config["normalization"]["name"] == "shapes"
+    for name in ("best.pt", "last.pt"):  # plain state_dicts: usable as encoder_init
+        state = torch.load(job_dir / name, weights_only=True)
+        assert state["head.weight"].shape == (4, 8, 1, 1)
+    history = pd.read_csv(job_dir / "history.csv")
+    assert list(history["epoch"]) == [1] and row["epochs_run"] == 1 and row["best_epoch"] == 1
     assert (out / "report" / "report.html").is_file()
     assert any(p.suffix == ".png" for p in (out / "report").iterdir())
     # Same command again: nothing re-runs, the row is kept once.
@@ -88,7 +93,7 @@ def test_bench_writes_rows_weights_config_and_report(tmp_path: Path) -> None:
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch) -> None:
-    import benchmarks.bench as bench
+    import benchmarks.job_build as job_build
     from compiler.emit import GraphNet
 
     class NaNNet(GraphNet):
@@ -98,7 +103,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch
             out = super().forward(x)
             return out * float("nan") if self.spec_name == "diverges" else out
 
-    monkeypatch.setattr(bench, "GraphNet", NaNNet)
+    monkeypatch.setattr(job_build, "GraphNet", NaNNet)
     broken = _spec(tmp_path, "broken", classes=11)  # the shapes data has at most 10 classes
     diverges = _spec(tmp_path, "diverges")
     good = _spec(tmp_path, "good")

@@ -52,7 +52,7 @@ def test_bench_and_report_a_detection_spec(tmp_path: Path, capsys) -> None:
     assert math.isfinite(row["final_loss"]) and row["final_loss"] > 0
 
     job_dir = next((out / "jobs").iterdir())
-    state = torch.load(job_dir / "weights.pt", weights_only=True)
+    state = torch.load(job_dir / "best.pt", weights_only=True)
     assert state["ssd_cls_map8.weight"].shape == (4 * (3 + 1), 64, 3, 3)
     assert state["ssd_box_map2.weight"].shape == (4 * 4, 64, 3, 3)
 

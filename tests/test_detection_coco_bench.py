@@ -70,6 +70,8 @@ def test_ssd_bench_on_coco_json(tmp_path: Path) -> None:
     assert code == 0
     row = pd.read_csv(out / "results.csv").iloc[0]
     assert row["status"] == "ok", row["error"]
-    assert row["train_images"] == 24 and row["eval_images"] == 8  # test falls back to val
+    # 10% of the 24 train images (round(2.4) = 2) are held out as the validation split.
+    assert row["train_images"] == 22 and row["val_images"] == 2
+    assert row["eval_images"] == 8  # test falls back to val
     for key in ("map", "map50", "map_voc07"):
         assert math.isfinite(row[key]) and 0.0 <= row[key] <= 1.0

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from benchmarks.bench import task_for
 from benchmarks.data import collate, make_dataset
 from benchmarks.detection_task import DetectionTask
+from benchmarks.job_build import task_for
 from benchmarks.train import TrainConfig, evaluate, train
 from compiler import GraphNet, compile_graph
 from graphspec import load_spec

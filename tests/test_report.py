@@ -212,7 +212,7 @@ def test_no_ok_rows_reports_without_charts(tmp_path: Path) -> None:
     failed = pd.DataFrame([_row("x", "segmentation", status="failed", error="boom")])
     failed.to_csv(run_dir / "results.csv", index=False)
     written = write_report(str(run_dir), tmp_path / "out")  # a run directory as a str path
-    assert sorted(written) == ["report.html", "report.md"]
+    assert sorted(written) == ["report.html", "report.md", "summary.csv"]
     text = written["report.md"].read_text(encoding="utf-8")
     assert text.startswith("# Benchmark report: run7")
     assert "No successful runs" in text and "## Failed runs (1)" in text
@@ -226,7 +226,7 @@ def test_single_point_all_nan_and_missing_columns(tmp_path: Path) -> None:
 
     all_nan = pd.DataFrame([_row(s, "segmentation", gflops=1.0) for s in ("p", "q")])
     written = write_report(all_nan, tmp_path / "nan")
-    assert sorted(written) == ["report.html", "report.md"]
+    assert sorted(written) == ["report.html", "report.md", "summary.csv"]
     rows = markdown_sections(written["report.md"].read_text(encoding="utf-8"))
     assert [r["Pareto"] for r in rows["Segmentation (mIoU)"]] == ["", ""]
 

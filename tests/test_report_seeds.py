@@ -294,3 +294,19 @@ def test_rows_stored_by_the_results_store_render(tmp_path: Path) -> None:
         "p": ("0.633 ± 0.462", "3", "–"),
         "q": ("0.610 ± 0.014", "2", "✓"),
     }
+
+
+def test_summary_csv_gives_mean_and_std_over_seeds(tmp_path: Path) -> None:
+    """report/summary.csv: one row per spec, mean and sample std of the seeds' mIoU."""
+
+    rows = [
+        {"spec": "a", "task": "segmentation", "status": "ok", "seed": s, "miou": m,
+         "pixel_acc": 0.9, "params": 10, "gflops": 1.0, "latency_ms": 1.0}
+        for s, m in ((0, 0.5), (1, 0.7))
+    ]  # fmt: skip
+    written = write_report(pd.DataFrame(rows), tmp_path / "report")
+    summary = pd.read_csv(written["summary.csv"])
+    assert list(summary["spec"]) == ["a"] and summary["seeds"].iloc[0] == 2
+    assert summary["miou"].iloc[0] == pytest.approx(0.6)
+    # sample std of {0.5, 0.7}: sqrt(((0.1)^2 + (0.1)^2) / 1) = 0.1414...
+    assert summary["miou_std"].iloc[0] == pytest.approx(2**0.5 / 10)

@@ -35,8 +35,18 @@ def test_empty_store_has_all_columns(tmp_path: Path) -> None:
 def test_result_columns_order() -> None:
     assert RESULT_COLUMNS[:4] == ["spec", "task", "status", "error"]
     assert RESULT_COLUMNS[-3:] == ["spec_hash", "job_key", "finished_at"]
-    assert len(RESULT_COLUMNS) == 27
-    assert len(set(RESULT_COLUMNS)) == 27
+    assert len(RESULT_COLUMNS) == 42
+    assert len(set(RESULT_COLUMNS)) == 42
+
+
+def test_flag_columns_stay_boolean(tmp_path: Path) -> None:
+    """converged / timing_noisy keep a boolean type through parquet, nulls included."""
+    store = ResultsStore(tmp_path)
+    store.append(_row("k1", converged=True, timing_noisy=False))
+    store.append(_row("k2", converged=None, timing_noisy=True))
+    rows = store.rows()
+    assert [r["converged"] for r in rows] == [True, None]
+    assert [r["timing_noisy"] for r in rows] == [False, True]
 
 
 def test_append_replaces_row_with_same_key(tmp_path: Path) -> None:

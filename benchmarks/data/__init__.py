@@ -9,7 +9,9 @@ from::
      "labels": int64 [M] in 1..K,
      "image_id": int}
 
-and has ``num_classes`` (K+1), ``class_names`` (index 0 is ``"background"``) and
+plus, for the synthetic shapes only, ``"label"``: int64 [] in 0..K-1, the class of the
+image's largest object (what a classification spec with ``classes: K`` predicts). Every
+dataset has ``num_classes`` (K+1), ``class_names`` (index 0 is ``"background"``) and
 ``image_size`` (H, W). :func:`make_dataset` builds one from a source string, and
 :func:`collate` batches items for a ``DataLoader``. Bad or missing data raises
 :class:`DataError` with a message that starts with the offending file.
@@ -59,12 +61,15 @@ def make_dataset(
     seed: int = 0,
     limit: int | None = None,
     num_classes: int | None = None,
+    holdout: float = 0.0,
 ) -> Dataset[Sample]:
     """Build the dataset named by ``source``: ``"shapes"``, ``"voc:PATH"`` or ``"coco:PATH"``.
 
     ``limit`` keeps the first N items. ``seed`` only affects the synthetic shapes (real
     datasets are fixed); ``num_classes`` is the shapes class count (default 4), the VOC class
-    count (default 21) or, for COCO, at least the file's category count + 1.
+    count (default 21) or, for COCO, at least the file's category count + 1. ``holdout`` is
+    the fraction of a real dataset's train list served as ``val`` and left out of ``train``
+    (:mod:`benchmarks.data.holdout`); shapes has a ``val`` split of its own.
     """
     if not isinstance(source, str):
         raise DataError(f"data source must be a string, got {source!r}")
@@ -87,6 +92,9 @@ def make_dataset(
                 image_size,
                 num_classes=21 if num_classes is None else num_classes,
                 limit=limit,
+                holdout=holdout,
             )
-        return CocoDetection(path, split, image_size, num_classes=num_classes, limit=limit)
+        return CocoDetection(
+            path, split, image_size, num_classes=num_classes, limit=limit, holdout=holdout
+        )
     raise DataError(f"unknown data source {source!r} (expected one of: {', '.join(SOURCE_FORMS)})")

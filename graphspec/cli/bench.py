@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphspec.cli.errors import EXIT_USAGE
-from graphspec.cli.options import image_size, positive
+from graphspec.cli.run_options import add_run_options
 from graphspec.discover import find_specs
 
 if TYPE_CHECKING:
@@ -27,47 +27,7 @@ DEMO_SPECS = (
     "deconvnet-small.yaml",
     "ssd-small.yaml",
 )
-
-
-def _cuda() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # pragma: no cover - torch import problems surface elsewhere
-        return False
-
-
-def _add_run_options(p: argparse.ArgumentParser, epochs: int, batch: int, lr: float = 2e-3) -> None:
-    p.add_argument(
-        "--data",
-        default="shapes",
-        help="shapes | voc:PATH | coco:PATH (default: the built-in synthetic shapes)",
-    )
-    p.add_argument("--epochs", type=positive, default=epochs, help=f"default {epochs}")
-    p.add_argument("--batch-size", type=positive, default=batch, help=f"default {batch}")
-    p.add_argument(
-        "--image-size",
-        type=image_size,
-        default=None,
-        metavar="HxW",
-        help="train/evaluate at this size (default: the spec's input size)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if _cuda() else "cpu", choices=("cpu", "cuda"))
-    p.add_argument("--compile", action="store_true", help="torch.compile each model")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument(
-        "--limit",
-        type=positive,
-        default=None,
-        metavar="N",
-        help="use at most N training images (quick checks)",
-    )
-    p.add_argument(
-        "--lr", type=float, default=lr, help=f"AdamW peak learning rate (default {lr:g})"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars or per-job lines")
+DEMO_EPOCHS, DEMO_LR, DEMO_SEEDS = 30, 3e-3, 1
 
 
 def add_bench_command(sub: argparse._SubParsersAction) -> None:
@@ -81,7 +41,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or folders")
     p.add_argument("--out", required=True, metavar="runs/NAME", help="run directory")
-    _add_run_options(p, epochs=10, batch=16)
+    add_run_options(p, epochs=10, batch=16)
     p.add_argument(
         "--shard",
         default=None,
@@ -104,7 +64,7 @@ def add_demo_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     p.add_argument("--specs-dir", default=None, help="folder holding the reference specs")
-    _add_run_options(p, epochs=18, batch=16, lr=1e-2)
+    add_run_options(p, epochs=DEMO_EPOCHS, batch=16, lr=DEMO_LR, seeds=DEMO_SEEDS)
     p.set_defaults(func=cmd_demo, shard=None, retry_failed=False, no_report=False)
 
 
@@ -154,6 +114,12 @@ def _sweep_options(args: argparse.Namespace) -> SweepOptions:
         workers=args.workers,
         limit=args.limit,
         lr=args.lr,
+        seeds=args.seeds,
+        val_every=args.val_every,
+        patience=args.patience,
+        normalize=args.normalize,
+        augment=not args.no_augment,
+        threads=args.threads,
         shard=args.shard,
         retry_failed=args.retry_failed,
         report=not args.no_report,
@@ -210,11 +176,17 @@ def _describe_row(row: dict[str, Any] | None) -> str:
     if row.get("status") != "ok":
         return f"FAILED ({row.get('error')})"
     parts = []
-    for key, label in (("miou", "mIoU"), ("map", "mAP"), ("map50", "mAP50")):
+    for key, label in (("miou", "mIoU"), ("map", "mAP"), ("map50", "mAP50"), ("top1", "top-1")):
         value = row.get(key)
         if isinstance(value, float) and value == value:
             parts.append(f"{label} {value:.3f}")
     parts.append(f"{row.get('gflops', 0):.3f} GFLOPs")
     parts.append(f"{row.get('latency_ms', 0):.2f} ms")
     parts.append(f"train {row.get('train_s', 0):.0f} s")
+    if row.get("best_epoch") is not None:
+        parts.append(f"best epoch {row['best_epoch']}/{row.get('epochs_run')}")
+    if row.get("converged") is False:
+        parts.append("NOT CONVERGED")
+    if row.get("timing_noisy"):
+        parts.append("timing noisy")
     return "ok: " + ", ".join(parts)

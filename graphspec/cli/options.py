@@ -39,3 +39,18 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def learning_rate(text: str) -> float | str:
+    """A finite positive learning rate, or ``auto`` (a range test per spec)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number or 'auto', e.g. 1e-3, got {text!r}"
+        )
+    return value

@@ -19,7 +19,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     merged = merge_results(runs)
     out = Path(args.out) if args.out else runs[0] / "report"
-    written = write_report(merged, out, title=args.title or f"graphspec: {runs[0].name}")
+    title = args.title or f"graphspec: {runs[0].name}"
+    written = write_report(merged, out, title=title, run_dirs=runs)
     print(f"report: {written['report.html']}")
     return EXIT_OK
 
