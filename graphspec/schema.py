@@ -59,9 +59,15 @@ class Decoder(Strict):
 
 
 class SegmentationHead(Strict):
-    """A 1x1 conv to ``classes`` logits per pixel at the input's resolution."""
+    """A 1x1 conv to ``classes`` logits per pixel at the input's resolution.
+
+    ``fuse``: make the decoder's last conv the classifier instead (same geometry,
+    ``classes`` outputs, a bias, no norm or activation after it), as the published SegNet
+    does; it saves the extra 1x1 conv and a 64-channel layer, and is what reproduces the
+    paper's parameter count."""
 
     type: Literal["segmentation"] = "segmentation"
+    fuse: bool = False
 
 
 class FCNHead(Strict):

@@ -79,18 +79,34 @@ def test_unet_matches_the_paper_layer_list() -> None:
     assert graph_params("unet") == expected
 
 
-def test_segnet_matches_the_paper_within_rounding() -> None:
-    """Badrinarayanan et al. 2017: the 13 VGG-16 convs with batch-norm, and a decoder of
-    13 convs (each with batch-norm) mirroring them; a decoder conv maps back to the
-    width its encoder conv read, except the first conv's mirror which stays at 64; a 1x1
-    head to 11 CamVid classes. The paper quotes 29.5M."""
+def test_segnet_matches_segnet_tutorial_29_449_355() -> None:
+    """Badrinarayanan et al. 2017 as laid out in SegNet-Tutorial's segnet_train.prototxt:
+    the 13 VGG-16 convs (3x3, with biases) each with batch-norm (scale + shift); 13 decoder
+    convs, each mapping back to the width its encoder conv read, all with batch-norm except
+    conv1_1_D, which is the classifier: 3x3, 64 -> 11 CamVid classes, with a bias and
+    nothing after it (no separate 1x1 head)."""
     encoder = sum(conv(i, o) + bn(o) for i, o in VGG16_CONVS)
-    mirrored = [(o, i) for i, o in reversed(VGG16_CONVS)]
-    mirrored[-1] = (64, 64)  # the image-reading conv's mirror keeps its width
-    decoder = sum(conv(i, o) + bn(o) for i, o in mirrored)
-    expected = encoder + decoder + conv(64, 11, k=1)
-    assert expected == 29_480_779
-    assert round(expected / 1e6, 1) == 29.5
+    # The prototxt's decoder, written out: conv5_3_D, 5_2_D, 5_1_D, 4_3_D, 4_2_D, 4_1_D,
+    # 3_3_D, 3_2_D, 3_1_D, 2_2_D, 2_1_D, 1_2_D (each + batch-norm), then conv1_1_D.
+    decoder = [
+        (512, 512), (512, 512), (512, 512),
+        (512, 512), (512, 512), (512, 256),
+        (256, 256), (256, 256), (256, 128),
+        (128, 128), (128, 64),
+        (64, 64),
+    ]  # fmt: skip
+    # Per layer, 9 c_in c_out + c_out bias + 2 c_out batch-norm: 3 x 2,360,832 (5_x_D)
+    # + 2 x 2,360,832 + 1,180,416 (4_x_D) + 2 x 590,592 + 295,296 (3_x_D)
+    # + 147,840 + 73,920 (2_x_D) + 37,056 (1_2_D) = 14,719,872.
+    per_layer = [2_360_832] * 5 + [1_180_416, 590_592, 590_592, 295_296]
+    per_layer += [147_840, 73_920, 37_056]
+    assert [conv(i, o) + bn(o) for i, o in decoder] == per_layer
+    classifier = 9 * 64 * 11 + 11  # conv1_1_D = 6,347
+    # Encoder: VGG-16's 14,714,688 conv parameters + 2 x 4,224 batch-norm channels.
+    assert encoder == 14_714_688 + 2 * 4_224 == 14_723_136
+    expected = encoder + sum(per_layer) + classifier
+    assert sum(per_layer) == 14_719_872
+    assert expected == 29_449_355
     assert graph_params("segnet-vgg16") == expected
 
 

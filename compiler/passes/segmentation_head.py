@@ -2,6 +2,9 @@
 
 * ``segmentation``: a 1x1 conv to ``classes`` logits; when the map is smaller than the
   input (no decoder, e.g. FCN-32s), a bilinear resize brings it to the input's exact size.
+  With ``fuse: true`` the decoder's last conv becomes the classifier instead (published
+  SegNet): it is replaced by a conv of the same geometry with ``classes`` outputs and a
+  bias, and the norm and activation nodes after it are dropped (logits are not normalised).
 * ``fcn``: FCN-16s/8s: score the final map and each named ``skips`` feature with 1x1 convs,
   and fuse them coarse-to-fine by resize + add before the final resize (Long et al.).
 * ``classification``, detection heads or no head: nothing to do here.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from compiler.passes.append import append_node
 from graphspec import Graph, SourceLocation, Spec, SpecError
-from graphspec.ops import Add, Conv, Op, Upsample
+from graphspec.ops import Add, Conv, ConvTranspose, Op, Upsample
 from graphspec.schema import FCNHead, SegmentationHead
 
 
@@ -22,7 +25,10 @@ def add_segmentation_head(graph: Graph, spec: Spec) -> Graph:
         return graph
     graph = graph.copy()
     loc = spec.source.locate(("head",))
-    current = _head(graph, "head", Conv(out=spec.classes, kernel=1), [graph.output], loc)
+    if isinstance(head, SegmentationHead) and head.fuse:
+        current = _fuse_last_conv(graph, spec)
+    else:
+        current = _head(graph, "head", Conv(out=spec.classes, kernel=1), [graph.output], loc)
     for i, skip in enumerate(head.skips if isinstance(head, FCNHead) else []):
         if skip not in graph or graph[skip].role != "encoder":
             raise SpecError.at(
@@ -41,3 +47,36 @@ def add_segmentation_head(graph: Graph, spec: Spec) -> Graph:
 
 def _head(graph: Graph, name: str, op: Op, inputs: list[str], loc: SourceLocation) -> str:
     return append_node(graph, name, op, inputs, role="head", loc=loc, stage="head").name
+
+
+def _fuse_last_conv(graph: Graph, spec: Spec) -> str:
+    """Replace the decoder's last conv, and the norms/activations after it, by a conv of
+    the same geometry to ``classes`` logits; return its name.
+
+    Only a conv whose output reaches the graph's output through one-reader ``follow`` nodes
+    can be fused: anything else (no decoder, a skip reading the conv, an up-sampling after
+    it) would change the network beyond that one layer, so it is an error."""
+    loc = spec.source.locate(("head", "fuse"))
+    chain = [graph.output]
+    while graph[chain[-1]].op.mirror == "follow" and graph[chain[-1]].role == "decoder":
+        chain.append(graph.inputs_of(chain[-1])[0])
+    last = graph[chain[-1]]
+    readers = [graph.consumers(name) for name in chain[1:]]
+    if (
+        last.role != "decoder"
+        or not isinstance(last.op, Conv | ConvTranspose)
+        or any(len(r) != 1 for r in readers)
+    ):
+        raise SpecError.at(
+            loc,
+            "nothing to fuse the classifier into (expected a decoder conv followed only "
+            f"by norms/activations before the output, got "
+            f"'{last.name}' ({last.op.op}, {last.role}))",
+        )
+    for name in chain:
+        graph.bypass(name)
+    # groups=1: the classifier mixes all channels; a bias, as no norm follows it any more.
+    op = last.op.model_copy(
+        update={"out": spec.classes, "groups": 1, "bias": True, "name": None, "from_": None}
+    )
+    return _head(graph, "head", op, [graph.output], spec.source.locate(("head",)))
