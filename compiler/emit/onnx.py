@@ -1,18 +1,111 @@
-"""ONNX export of a compiled network (torch's dynamo exporter)."""
+"""ONNX export of a compiled network (torch's dynamo exporter).
+
+The file is meant for deployment, so its interface is named and stable: one input
+``images`` ``[batch, C, H, W]`` and the outputs of :func:`onnx_output_names`. Only the
+batch axis is dynamic: H and W stay the spec's input size, because unpooling, resizes to
+the input and the FC -> conv kernels are built for that size.
+"""
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from torch import nn
+
+from compiler.emit.graphnet import GraphNet, example_input
+from graphspec import Graph
+
+__all__ = ["INPUT_NAME", "MIN_OPSET", "OnnxExportError", "export_onnx", "onnx_output_names"]
+
+INPUT_NAME = "images"
+MIN_OPSET = 18
+"""The lowest opset torch's dynamo exporter implements; below it, it converts silently
+(and may fail to), so an older opset is refused instead."""
+_EXAMPLE_BATCH = 2
+"""torch.export specialises sizes 0 and 1, so the traced batch must be larger."""
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path) -> Path:
-    """Write ``model`` as ONNX to ``path`` and return it. Needs the ``onnx`` extra
-    (onnx + onnxscript); the exported graph has a fixed input size, like the spec."""
+class OnnxExportError(ValueError):
+    """An export option the exporter cannot honour (one line)."""
+
+
+def onnx_output_names(graph: Graph) -> tuple[str, ...]:
+    """The ONNX names of the graph's results, in order: ``logits`` (segmentation and
+    classification), ``scores`` and ``offsets`` (SSD: class scores and box offsets to the
+    default boxes, not decoded), ``grid`` (YOLO's ``[S, S, B*5+C]`` map)."""
+    head = graph.detection
+    if head is None:
+        names: tuple[str, ...] = ("logits",)
+    elif head.type == "ssd":
+        names = ("scores", "offsets")
+    else:
+        names = ("grid",)
+    if len(names) != len(graph.results):
+        raise OnnxExportError(f"expected {len(names)} results, got {graph.results}")
+    return names
+
+
+class _DropTorchvisionNotice(logging.Filter):
+    """The exporter logs one line per torchvision op it skips when torchvision is not
+    installed; no graphspec network uses those ops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("torchvision is not installed")
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's notices that are about torch itself, for this export only."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    notice = _DropTorchvisionNotice()
+    registration.addFilter(notice)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"`isinstance\(treespec, LeafSpec\)`", category=FutureWarning
+            )
+            yield
+    finally:
+        registration.removeFilter(notice)
+
+
+def _check_opset(opset: int | None) -> None:
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and not MIN_OPSET <= opset <= newest:
+        raise OnnxExportError(
+            f"opset {opset} is not supported (expected {MIN_OPSET} to {newest}, "
+            "the range of torch's exporter and the installed onnx)"
+        )
+
+
+def export_onnx(net: GraphNet, path: str | Path, opset: int | None = None) -> Path:
+    """Write ``net`` (in eval mode, with its current weights) as ONNX to ``path`` and
+    return it. ``opset`` None is the exporter's default. Needs the ``onnx`` extra."""
+    _check_opset(opset)
     path = Path(path)
-    model = model.eval()
-    program = torch.onnx.export(model, (example,), dynamo=True, verbose=False)
+    graph = net.graph
+    outputs = onnx_output_names(graph)
+    net = net.eval()
+    batch = torch.export.Dim("batch")
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            net,
+            (example_input(graph, batch=_EXAMPLE_BATCH),),
+            dynamo=True,
+            verbose=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=list(outputs),
+            dynamic_shapes=({0: batch},),
+        )
+    produced = next(o.version for o in program.model_proto.opset_import if o.domain == "")
+    if opset is not None and produced != opset:
+        raise OnnxExportError(f"the exporter could not target opset {opset} (got {produced})")
     program.save(str(path))
     return path
