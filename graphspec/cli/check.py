@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphspec import SourceLocation, SpecError, SpecIssue, load_spec, totals
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from graphspec.cli.lock import LockFileError, LockRun
 from graphspec.discover import find_specs
 from graphspec.runnable import check_bench_classes
 
@@ -46,8 +47,11 @@ def check_file(path: Path) -> Graph:
     return graph
 
 
-def _check(files: list[Path], missing: list[str]) -> tuple[list[dict[str, Any]], list[SpecIssue]]:
-    """One result per file (valid or not) and every issue, missing paths' first."""
+def _check(
+    files: list[Path], missing: list[str], lock: LockRun | None = None
+) -> tuple[list[dict[str, Any]], list[SpecIssue]]:
+    """One result per file (valid or not) and every issue, missing paths' first; with a
+    lock, each valid file's drift from it is an issue too (and its result's ``lock``)."""
     results: list[dict[str, Any]] = []
     issues: list[SpecIssue] = [
         SpecIssue(
@@ -74,6 +78,10 @@ def _check(files: list[Path], missing: list[str]) -> tuple[list[dict[str, Any]],
                 "gflops": total.gflops,
             }
         )
+        if lock is not None:
+            drift = lock.observe(path, graph)
+            issues.extend(drift)
+            results[-1]["lock"] = [i.to_dict() for i in drift]
     return results, issues
 
 
@@ -104,7 +112,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing and not files:
         print(f"graphspec check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    results, issues = _check(files, missing)
+    try:
+        lock = LockRun.open(args.lock, args.write_lock)
+    except LockFileError as err:
+        print(
+            f"graphspec check: bad lock file {args.lock or args.write_lock}: {err}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    results, issues = _check(files, missing, lock)
+    if lock is not None:
+        lock.finish()
     if args.format == "json":
         print(json.dumps({"valid": not issues, "files": results, "missing": missing}, indent=2))
     elif args.format == "github":
@@ -131,5 +148,17 @@ def add_check_command(sub: argparse._SubParsersAction) -> None:
         choices=("text", "json", "github"),
         default="text",
         help="github prints ::error annotations for CI (default: text)",
+    )
+    locking = p.add_mutually_exclusive_group()
+    locking.add_argument(
+        "--write-lock",
+        metavar="LOCK",
+        help="record each valid spec's params, FLOPs, output shapes and SSD box count in "
+        "LOCK (JSON; merged with the entries of specs not checked)",
+    )
+    locking.add_argument(
+        "--lock",
+        metavar="LOCK",
+        help="fail (exit 1) when a spec's recorded values drift or it is missing from LOCK",
     )
     p.set_defaults(func=cmd_check)
