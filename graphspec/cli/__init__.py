@@ -10,8 +10,11 @@ quick. Bad input never shows a traceback: spec problems print as
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
 
 from graphspec.cli.bench import add_bench_command, add_demo_command
 from graphspec.cli.check import add_check_command
@@ -22,7 +25,19 @@ from graphspec.cli.report import add_report_command
 from graphspec.cli.show import add_show_commands
 from graphspec.errors import SpecError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "package_version"]
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def package_version() -> str:
+    """The installed distribution's version; from a source checkout that was never
+    installed, the ``version`` line of ``pyproject.toml`` (so the two never disagree)."""
+    try:
+        return metadata.version("graphspec")
+    except metadata.PackageNotFoundError:
+        found = re.search(r'(?m)^version\s*=\s*"([^"]+)"', PYPROJECT.read_text())
+        return found.group(1) if found else "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative model-graph compiler and "
         "benchmarking framework for dense-prediction CNNs.",
     )
+    parser.add_argument("--version", action="version", version=f"graphspec {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_check_command(sub)
     add_show_commands(sub)

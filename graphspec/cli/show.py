@@ -22,6 +22,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from graphspec.schema_doc import markdown_reference
+
+        print(markdown_reference(), end="")
+        return EXIT_OK
     from graphspec import Spec
 
     print(json.dumps(Spec.model_json_schema(by_alias=True), indent=2))
@@ -39,5 +44,13 @@ def add_show_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of a spec (for YAML editors)")
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of a spec (for YAML editors), or a Markdown reference",
+    )
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="a Markdown table of every key and op instead (what docs/spec.md holds)",
+    )
     p.set_defaults(func=cmd_schema)
