@@ -12,7 +12,17 @@ from dataclasses import dataclass
 
 from compiler.passes.append import append_node
 from graphspec import INPUT, Graph, Node, SourceLocation, SpecError
-from graphspec.ops import AvgPool, Conv, ConvTranspose, MaxPool, MaxUnpool, MirrorRule, Op, Upsample
+from graphspec.ops import (
+    AvgPool,
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    MaxPool,
+    MaxUnpool,
+    MirrorRule,
+    Op,
+    Upsample,
+)
 from graphspec.schema import Decoder
 
 Upsampling = str
@@ -93,7 +103,7 @@ class DecoderBuilder:
             op = self.graph[name].op
             if op.mirror != "follow":
                 break
-            if op.op == "batchnorm" and not self.decoder.batchnorm:
+            if isinstance(op, BatchNorm) and not self.decoder.batchnorm:
                 continue
             posts.append(op.model_copy(update={"name": None, "from_": None}))
         for j, post in enumerate(posts):

@@ -66,7 +66,6 @@ class Reshape(Op):
 class L2Norm(Op):
     """SSD's per-position L2 normalisation across channels with a learned channel scale."""
 
-    kind: ClassVar[str] = "l2norm"
     in_spec: ClassVar[bool] = False
     keeps_size: ClassVar[bool] = True
     op: Literal["l2norm"] = "l2norm"
