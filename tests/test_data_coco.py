@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pycocotools import mask as mask_utils
 
 from benchmarks.data import IGNORE_INDEX, CocoDetection, DataError, make_dataset
 from benchmarks.data.common import fill_polygon
@@ -211,3 +212,40 @@ def test_missing_annotation_file_in_folder(tmp_path: Path) -> None:
         make_dataset(f"coco:{tmp_path}", "train", (4, 8))
     expected = tmp_path / "annotations" / "instances_train.json"
     assert str(err.value) == f"{expected}: file not found"
+
+
+# ---- RLE segmentations -----------------------------------------------------------------
+
+
+def test_crowd_rle_is_ignore_at_its_pixels(tmp_path: Path) -> None:
+    write_images(tmp_path)
+    data = copy.deepcopy(ANNOTATIONS)
+    # Crowd annotation 101 on image 7 (4 high x 8 wide): pixels (0, 0), (1, 0) and (3, 7).
+    # Down the columns: 0 zeros, 2 ones, 2 + 6 * 4 + 3 = 29 zeros, 1 one.
+    data["annotations"][1]["segmentation"] = {"size": [4, 8], "counts": [0, 2, 29, 1]}
+    ds = CocoDetection(write_json(tmp_path / "x.json", data), "train", (8, 16))
+    expected = np.zeros((8, 16), dtype=np.int64)
+    expected[2:6, 4:12] = 2  # the polygon, as in test_polygon_mask_and_ignore_regions
+    expected[0:4, 0:2] = IGNORE_INDEX  # source pixels (0..1, 0), each 2 x 2 at twice the size
+    expected[6:8, 14:16] = IGNORE_INDEX  # source pixel (3, 7)
+    assert ds[0]["mask"].numpy().tolist() == expected.tolist()
+    assert ds[0]["boxes"].tolist() == [[4.0, 2.0, 12.0, 6.0]]  # crowd still gives no box
+
+
+def test_compressed_rle_object_is_painted_and_resized(tmp_path: Path) -> None:
+    write_images(tmp_path)
+    data = copy.deepcopy(ANNOTATIONS)
+    del data["annotations"][0]["segmentation"]  # no polygon anywhere: RLE alone gives masks
+    source = np.zeros((10, 10), dtype=np.uint8)  # image 3 is 10 x 10
+    source[2:7, 1:4] = 1
+    source[9, 9] = 1
+    counts = mask_utils.encode(np.asfortranarray(source))["counts"].decode("ascii")
+    data["annotations"][2]["segmentation"] = {"size": [10, 10], "counts": counts}
+    ds = CocoDetection(write_json(tmp_path / "x.json", data), "train", (4, 8))
+    assert ds.has_masks
+    # Nearest at pixel centres: output row i reads source floor((i + .5) * 10 / 4) = 1, 3, 6,
+    # 8; column j reads floor((j + .5) * 10 / 8) = 0, 1, 3, 4, 5, 6, 8, 9. Source rows 3 and 6
+    # at columns 1 and 3 are set; (9, 9) is never sampled.
+    expected = np.zeros((4, 8), dtype=np.int64)
+    expected[1:3, 1:3] = 1  # label 1 = "dog" (category 2)
+    assert ds[1]["mask"].numpy().tolist() == expected.tolist()

@@ -1,4 +1,4 @@
-"""COCO-format detection (and, where polygons exist, semantic masks) from an instances JSON.
+"""COCO-format detection (and, where segmentations exist, semantic masks) from an instances JSON.
 
 ``CocoDetection(path, split, image_size)`` accepts either
 
@@ -19,15 +19,18 @@ fails when the dataset is built, with the offending record named, not mid-traini
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from pycocotools import mask as mask_utils
 from torch.utils.data import Dataset
 
 from benchmarks.data.coco_json import (
     CocoImage,
     CocoObject,
+    CocoRle,
     Records,
     load_json,
     read_annotations,
@@ -44,6 +47,7 @@ from benchmarks.data.common import (
     fill_polygon,
     image_to_tensor,
     open_image,
+    resize_labels,
     resize_rgb,
 )
 from benchmarks.data.holdout import check_holdout, holdout_part
@@ -55,9 +59,11 @@ class CocoDetection(Dataset[Sample]):
     Category ids are sorted and mapped to labels ``1..K`` (``category_ids[label - 1]`` maps
     back, e.g. for pycocotools evaluation). ``image_id`` is the COCO image id. Crowd
     annotations give no boxes; zero-size boxes (after clipping to the image) are dropped since
-    box losses cannot use them. If any annotation has polygons, masks are painted with labels
-    (largest objects first so small ones stay visible); crowd regions and objects without
-    polygons are 255 (ignore). Without polygons the whole mask is 255.
+    box losses cannot use them. If any non-crowd annotation has a segmentation (polygons or
+    RLE), masks are painted with labels (largest objects first so small ones stay visible);
+    crowd regions (their RLE or polygons) and the boxes of objects without a segmentation are
+    255 (ignore). Without any the whole mask is 255. RLE masks are decoded by
+    ``pycocotools.mask`` at the image's size and resized nearest-neighbour (pixel centres).
 
     Args:
         path: a COCO folder or an instances ``.json`` file (see the module docstring).
@@ -108,7 +114,9 @@ class CocoDetection(Dataset[Sample]):
             Records(self.json_path, data, "annotations"), label_of, images
         )
         self.has_masks = any(
-            obj.polygons and not obj.iscrowd for objs in self.objects.values() for obj in objs
+            (obj.polygons or obj.rle) and not obj.iscrowd
+            for objs in self.objects.values()
+            for obj in objs
         )
         kept = list(enumerate(images))  # JSON positions, for error messages
         if self.split != "test":
@@ -183,17 +191,32 @@ class CocoDetection(Dataset[Sample]):
         }
 
     def _mask(self, objects: list[CocoObject], scale: np.ndarray) -> np.ndarray:
-        """Semantic mask at output size, drawn from scaled polygons (exact at any size)."""
+        """Semantic mask at output size: scaled polygons (exact at any size), resized RLE."""
         if not self.has_masks:
             return np.full(self.image_size, IGNORE_INDEX, dtype=np.uint8)
         mask = np.zeros(self.image_size, dtype=np.uint8)
         for obj in sorted(objects, key=lambda o: -o.area):
             value = IGNORE_INDEX if obj.iscrowd else obj.label
-            if obj.polygons:
+            if obj.rle is not None:
+                mask[resize_labels(decode_rle(obj.rle), self.image_size) > 0] = value
+            elif obj.polygons:
                 for polygon in obj.polygons:
                     fill_polygon(mask, polygon * scale, value)
-            else:  # RLE or no segmentation: we cannot tell which box pixels are the object
+            else:  # no segmentation: we cannot tell which box pixels are the object
                 x, y, w, h = obj.bbox
                 corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
                 fill_polygon(mask, corners * scale, IGNORE_INDEX)
         return mask
+
+
+def decode_rle(rle: CocoRle) -> np.ndarray:
+    """The ``[height, width]`` uint8 0/1 mask of a (validated) COCO RLE, via pycocotools."""
+    size = [rle.height, rle.width]
+    if isinstance(rle.counts, str):
+        encoded = {"size": size, "counts": rle.counts.encode("ascii")}
+    else:  # plain run lengths -> pycocotools' compressed form
+        encoded = mask_utils.frPyObjects({"size": size, "counts": list(rle.counts)}, *size)
+    with warnings.catch_warnings():  # pycocotools' own numpy-2 "copy keyword" deprecation
+        warnings.simplefilter("ignore", DeprecationWarning)
+        decoded = mask_utils.decode(encoded)
+    return np.ascontiguousarray(decoded, dtype=np.uint8)

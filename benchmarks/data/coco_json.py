@@ -20,6 +20,7 @@ from benchmarks.data.common import DataError
 __all__ = [
     "CocoImage",
     "CocoObject",
+    "CocoRle",
     "Records",
     "load_json",
     "read_annotations",
@@ -40,6 +41,20 @@ class CocoImage:
 
 
 @dataclass(frozen=True)
+class CocoRle:
+    """A run-length-encoded mask as COCO stores it (``iscrowd`` regions, mostly).
+
+    ``counts`` is either pycocotools' compressed string or the plain run lengths: column-major
+    (down each column, then the next), alternating zeros and ones, starting with zeros. Kept
+    encoded because decoding every mask up front would hold COCO's masks in memory at once.
+    """
+
+    height: int
+    width: int
+    counts: str | tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class CocoObject:
     """One annotation with its category already mapped to a contiguous label."""
 
@@ -49,6 +64,7 @@ class CocoObject:
     iscrowd: bool
     area: float
     polygons: tuple[np.ndarray, ...]  # each [P, 2] (x, y); empty when RLE or absent
+    rle: CocoRle | None = None  # the mask when the segmentation is RLE rather than polygons
 
 
 def _is_int(value: Any) -> bool:
@@ -114,8 +130,62 @@ class Records:
         return value
 
 
+def compressed_runs(counts: str) -> list[int] | None:
+    """The run lengths in pycocotools' compressed RLE string, or ``None`` if it is malformed.
+
+    Each run is 5-bit groups in characters ``0``..``o`` (bit 0x20: another group follows,
+    0x10 in the last: negative); from the third run on the value is a delta on the run two
+    back. pycocotools decodes these in C without checking the total, and a total that is
+    not ``height * width`` writes past its buffer, so the loader checks it here first.
+    """
+    runs: list[int] = []
+    value, shift, more = 0, 0, False
+    for char in counts:
+        code = ord(char) - 48
+        if not 0 <= code < 64:
+            return None
+        value |= (code & 0x1F) << shift
+        shift += 5
+        more = bool(code & 0x20)
+        if more:
+            continue
+        if code & 0x10:
+            value -= 1 << shift
+        run = value + (runs[-2] if len(runs) > 2 else 0)
+        if run < 0:
+            return None
+        runs.append(run)
+        value, shift = 0, 0
+    return None if more else runs
+
+
+def _rle(records: Records, i: int, seg: dict[str, Any], image: CocoImage) -> CocoRle:
+    """Check an RLE segmentation's size against its image and its runs against the size."""
+    size = seg.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
+        raise records.error(i, f"RLE segmentation 'size' must be [height, width], got {size!r}")
+    if size != [image.height, image.width]:
+        raise records.error(
+            i, f"RLE size {size} is not its image's [height, width] {[image.height, image.width]}"
+        )
+    counts = seg.get("counts")
+    if isinstance(counts, str):
+        runs = compressed_runs(counts)
+        if runs is None:
+            raise records.error(i, "RLE 'counts' is not a valid compressed RLE string")
+    elif isinstance(counts, list) and all(_is_int(v) and v >= 0 for v in counts):
+        runs = counts
+    else:
+        raise records.error(i, "RLE 'counts' must be a string or a list of non-negative ints")
+    if sum(runs) != image.height * image.width:
+        raise records.error(
+            i, f"RLE runs cover {sum(runs)} pixels, not {image.height}x{image.width}"
+        )
+    return CocoRle(image.height, image.width, counts if isinstance(counts, str) else tuple(runs))
+
+
 def _polygons(records: Records, i: int) -> tuple[np.ndarray, ...]:
-    """Polygon segmentations as [P, 2] arrays; RLE dicts are not decoded (returns none)."""
+    """Polygon segmentations as [P, 2] arrays (none when the segmentation is absent or RLE)."""
     seg = records.items[i].get("segmentation")
     if not isinstance(seg, list):
         return ()
@@ -167,6 +237,7 @@ def read_annotations(
 ) -> dict[int, list[CocoObject]]:
     """Annotations grouped by image id, each checked against the images and categories."""
     objects: dict[int, list[CocoObject]] = {image.image_id: [] for image in images}
+    image_of = {image.image_id: image for image in images}
     known_cats = ", ".join(str(c) for c in label_of)
     for i in range(len(records.items)):
         ann_id = records.get(i, "id", "int")
@@ -185,7 +256,9 @@ def read_annotations(
         iscrowd = records.get(i, "iscrowd", "int", default=0)
         area = float(records.get(i, "area", "number", default=w * h))
         polygons = _polygons(records, i)
+        seg = records.items[i].get("segmentation")
+        rle = _rle(records, i, seg, image_of[image_id]) if isinstance(seg, dict) else None
         label = label_of[category_id]
-        obj = CocoObject(ann_id, label, (x, y, w, h), bool(iscrowd), area, polygons)
+        obj = CocoObject(ann_id, label, (x, y, w, h), bool(iscrowd), area, polygons, rle)
         objects[image_id].append(obj)
     return objects
