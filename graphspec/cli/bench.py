@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphspec.cli.errors import EXIT_USAGE
+from graphspec.cli.options import add_command
 from graphspec.cli.run_options import add_run_options
 from graphspec.discover import find_specs
 
@@ -31,13 +32,20 @@ DEMO_EPOCHS, DEMO_LR, DEMO_SEEDS = 30, 3e-3, 1
 
 
 def add_bench_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "bench",
         help="train, evaluate and time specs; write results and report",
         description="Run a sweep: for each spec train (AdamW, cosine schedule), "
         "evaluate on the held-out split and time it. One row per spec goes to "
         "OUT/results.csv and results.parquet as soon as it finishes; re-running "
         "the same command resumes. Under torchrun each spec trains with DDP.",
+        examples=[
+            "graphspec bench specs/unet-small.yaml --out runs/unet --epochs 2 --limit 64",
+            "graphspec bench specs/fcn-small.yaml --out runs/lr --lr auto --seeds 3",
+            "graphspec bench specs/ --out runs/sweep-0 --shard 0/2  # one of 2 machines",
+            "graphspec bench specs/fcn8s-vgg16.yaml --out runs/voc --data voc:data/VOC2012",
+        ],
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or folders")
     p.add_argument("--out", required=True, metavar="runs/NAME", help="run directory")
@@ -54,16 +62,26 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
 
 
 def add_demo_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "demo",
         help="the main job: sweep the small reference specs on the "
         "shapes data and write the report",
         description="Sweep the small reference specs ("
         + ", ".join(DEMO_SPECS)
         + ") on the built-in shapes data on CPU and print the report's path.",
+        examples=[
+            "graphspec demo",
+            "graphspec demo --epochs 2 --limit 32 --out runs/demo-quick  # a smoke test",
+            "graphspec demo --seeds 3 --out runs/demo-3seeds",
+        ],
     )
-    p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
-    p.add_argument("--specs-dir", default=None, help="folder holding the reference specs")
+    p.add_argument("--out", default="runs/demo", help="run directory")
+    p.add_argument(
+        "--specs-dir",
+        default=None,
+        help="folder holding the reference specs (default: ./specs, else the repository's)",
+    )
     add_run_options(p, epochs=DEMO_EPOCHS, batch=16, lr=DEMO_LR, seeds=DEMO_SEEDS)
     p.set_defaults(func=cmd_demo, shard=None, retry_failed=False, no_report=False)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from graphspec import SourceLocation, SpecError, SpecIssue, load_spec, totals
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from graphspec.cli.lock import LockFileError, LockRun
+from graphspec.cli.options import add_command
 from graphspec.discover import find_specs
 from graphspec.runnable import check_bench_classes
 
@@ -135,19 +136,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def add_check_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "check",
         help="validate specs (files or folders, recursive)",
         description="Validate specs: schema, graph, shapes, budgets, and that bench can "
         "run them (the head fits the task, the output is what the task scores). Exit 0 "
         "if all are valid, 1 if any is invalid, 2 on usage errors.",
+        examples=[
+            "graphspec check specs/",
+            "graphspec check specs/unet-small.yaml specs/ssd-small.yaml --format json",
+            "graphspec check --format github --lock specs.lock.json specs/  # CI",
+            "graphspec check --write-lock specs.lock.json specs/",
+        ],
     )
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.add_argument(
         "--format",
         choices=("text", "json", "github"),
         default="text",
-        help="github prints ::error annotations for CI (default: text)",
+        help="github prints ::error annotations for CI",
     )
     locking = p.add_mutually_exclusive_group()
     locking.add_argument(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from graphspec.cli.options import positive
+from graphspec.cli.options import add_command, positive
 
 DEFAULT_OPSET = 20
 """torch.onnx's default opset for the pinned torch (tests/test_export.py checks it)."""
@@ -79,13 +79,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def add_compile_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "compile",
         help="emit a spec as Python source and/or ONNX, optionally with trained weights",
         description="Compile a spec. Without -o/--onnx the Python source is printed to stdout. "
         "With --weights (a bench job's best.pt or last.pt) the outputs carry those weights.",
+        examples=[
+            "graphspec compile specs/unet-small.yaml",
+            "graphspec compile specs/ssd-small.yaml --onnx ssd-small.onnx --opset 18",
+            "graphspec compile specs/unet-small.yaml -o unet.py --weights best.pt",
+            "graphspec compile --fcn specs/classifier-small.yaml -o classifier_fcn.py",
+        ],
     )
-    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("spec", metavar="SPEC", help="the spec file")
     p.add_argument(
         "-o",
         "--output",

@@ -1,9 +1,12 @@
-"""Argument parsing shared by the commands: the parser class and argparse value types."""
+"""Argument parsing shared by the commands: the parser class, the help conventions every
+subcommand follows (:func:`add_command`), and argparse value types."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+from collections.abc import Sequence
 from typing import NoReturn
 
 from graphspec.cli.errors import EXIT_USAGE
@@ -15,6 +18,62 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's and epilog's line breaks (the examples stay one per line) and
+    appends ``(default: X)`` to an option's help, so the value shown is the one argparse
+    uses and never a hand-written copy that can drift.
+
+    Options without a meaningful default are left alone: ``None`` (their help says what
+    happens instead, e.g. "default: the spec's input size") and ``False`` of a flag, which
+    would only add "(default: None)" / "(default: False)" noise. Help that names
+    ``%(default)s`` itself is left as written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+DESCRIPTION_WIDTH = 78
+"""Column the descriptions are wrapped at; :class:`HelpFormatter` keeps text as given."""
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: Sequence[str],
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` with the conventions of every graphspec command: defaults
+    shown in ``--help`` and an ``examples:`` epilog, one command line per example.
+
+    ``description`` is wrapped here into paragraphs (split at blank lines), because the
+    raw formatter the examples need would print it as one long line. Each example must
+    start with ``graphspec NAME`` so that it can be copied as is; a trailing ``# why``
+    comment is fine.
+    """
+    wrong = [e for e in examples if not e.startswith(f"graphspec {name}")]
+    if not examples or wrong:
+        raise ValueError(
+            f"examples of {name!r}: expected lines starting with 'graphspec {name}', "
+            f"got {wrong or 'none'}"
+        )
+    paragraphs = [
+        textwrap.fill(" ".join(p.split()), DESCRIPTION_WIDTH, break_on_hyphens=False)
+        for p in description.split("\n\n")
+    ]
+    return sub.add_parser(
+        name,
+        help=help,
+        description="\n\n".join(paragraphs),
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=HelpFormatter,
+    )
 
 
 def image_size(text: str) -> tuple[int, int]:

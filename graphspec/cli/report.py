@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from graphspec.cli.errors import EXIT_OK, EXIT_USAGE
+from graphspec.cli.options import add_command
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -26,14 +27,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "report",
         help="charts + HTML/Markdown report of one or more runs",
         description="Merge the results of run directories (or shards) and write "
         "accuracy-vs-cost charts with the Pareto frontier, report.html and "
         "report.md.",
+        examples=[
+            "graphspec report runs/demo",
+            "graphspec report runs/sweep-0 runs/sweep-1 --out runs/sweep-report  # shards",
+            'graphspec report runs/demo --title "small specs on shapes"',
+        ],
     )
-    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories or shards")
     p.add_argument("--out", default=None, help="output folder (default: FIRST_RUN/report)")
-    p.add_argument("--title", default=None)
+    p.add_argument(
+        "--title", default=None, help="the report's title (default: graphspec: FIRST_RUN's name)"
+    )
     p.set_defaults(func=cmd_report)

@@ -23,15 +23,20 @@ def add_run_options(
     p.add_argument(
         "--data",
         default="shapes",
-        help="shapes | voc:PATH | coco:PATH (default: the built-in synthetic shapes)",
+        help="shapes (the built-in synthetic data) | voc:PATH | coco:PATH",
     )
     p.add_argument(
         "--epochs",
         type=positive,
         default=epochs,
-        help=f"maximum epochs per spec (a spec's train.epochs wins; default {epochs})",
+        help="maximum epochs per spec (a spec's train.epochs wins)",
     )
-    p.add_argument("--batch-size", type=positive, default=batch, help=f"default {batch}")
+    p.add_argument(
+        "--batch-size",
+        type=positive,
+        default=batch,
+        help="training batch size (a spec's train.batch_size wins)",
+    )
     p.add_argument(
         "--image-size",
         type=image_size,
@@ -39,8 +44,13 @@ def add_run_options(
         metavar="HxW",
         help="train/evaluate at this size (default: the spec's input size)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if _cuda() else "cpu", choices=("cpu", "cuda"))
+    p.add_argument("--seed", type=int, default=0, help="the first seed (see --seeds)")
+    p.add_argument(
+        "--device",
+        default="cuda" if _cuda() else "cpu",
+        choices=("cpu", "cuda"),
+        help="cuda when available, else cpu (here: %(default)s)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile each model")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument(
@@ -55,7 +65,7 @@ def add_run_options(
         type=learning_rate,
         default=lr,
         help="AdamW peak learning rate, or 'auto' for a learning-rate range test per spec "
-        f"(a spec's train.lr wins; default {lr:g})",
+        "(a spec's train.lr wins)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-job lines")
     _add_protocol_options(p, seeds)
@@ -68,14 +78,14 @@ def _add_protocol_options(p: argparse.ArgumentParser, seeds: int) -> None:
         type=positive,
         default=seeds,
         metavar="N",
-        help=f"train each spec with N seeds (--seed, --seed+1, ...); default {seeds}",
+        help="train each spec with N seeds (--seed, --seed+1, ...)",
     )
     p.add_argument(
         "--val-every",
         type=positive,
         default=1,
         metavar="K",
-        help="evaluate on the validation split every K epochs (default 1)",
+        help="evaluate on the validation split every K epochs",
     )
     p.add_argument(
         "--patience",
@@ -88,8 +98,8 @@ def _add_protocol_options(p: argparse.ArgumentParser, seeds: int) -> None:
         "--normalize",
         default="dataset",
         metavar="MODE",
-        help="input normalisation: dataset | imagenet | none | m1,m2,m3/s1,s2,s3 "
-        "(default dataset: per-dataset mean/std)",
+        help="input normalisation: dataset (per-dataset mean/std) | imagenet | none | "
+        "m1,m2,m3/s1,s2,s3",
     )
     p.add_argument(
         "--no-augment", action="store_true", help="no random flips of the training images"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from graphspec.cli.check import compile_file
 from graphspec.cli.errors import EXIT_OK
+from graphspec.cli.options import add_command
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -34,19 +35,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def add_show_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "summary",
         help="per-layer table of a spec, decoder and head included",
         description="Per-layer table: name, op, output shape, params, FLOPs "
         "(2 x MACs), receptive field, cumulative stride; and totals.",
+        examples=[
+            "graphspec summary specs/unet-small.yaml",
+            "graphspec summary specs/ssd-small.yaml  # also the SSD default-box count",
+            "graphspec summary specs/vgg16.yaml --json",
+        ],
     )
-    p.add_argument("path", metavar="SPEC")
+    p.add_argument("path", metavar="SPEC", help="the spec file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "schema",
         help="print the JSON Schema of a spec (for YAML editors), or a Markdown reference",
+        description="Print the JSON Schema of a spec, for YAML editors and language "
+        "servers, or with --markdown the key reference that docs/spec.md holds.",
+        examples=[
+            "graphspec schema > graphspec.schema.json",
+            "graphspec schema --markdown > docs/spec.md",
+        ],
     )
     p.add_argument(
         "--markdown",
