@@ -25,7 +25,7 @@ from compiler.transfer import TransferReport, load_encoder_weights
 from graphspec import Graph, Spec, SpecError, Totals, load_spec, totals
 from graphspec.schema import InputShape, SSDHead, YOLOHead
 
-__all__ = ["Built", "build", "data_classes", "task_for", "with_input_size"]
+__all__ = ["Built", "build", "data_classes", "job_image_size", "task_for", "with_input_size"]
 
 
 def with_input_size(spec: Spec, size: tuple[int, int] | None) -> Spec:
@@ -38,7 +38,8 @@ def with_input_size(spec: Spec, size: tuple[int, int] | None) -> Spec:
     return resized
 
 
-def _image_size(value: Any, spec: Spec) -> tuple[int, int]:
+def job_image_size(value: Any, spec: Spec) -> tuple[int, int]:
+    """The (H, W) a job trains at: its --image-size setting, else the spec's input size."""
     if value is None:
         return (spec.input.height, spec.input.width)
     if isinstance(value, int):
@@ -95,7 +96,7 @@ class Built:
 def build(job: Job, settings: Mapping[str, Any]) -> Built:
     """Load the spec at the job's size, compile it and build its (seeded) model."""
     spec = load_spec(job.spec_file)
-    size = _image_size(settings["image_size"], spec)
+    size = job_image_size(settings["image_size"], spec)
     spec = with_input_size(spec, size)
     torch.manual_seed(settings["seed"])
     graph = compile_graph(spec)

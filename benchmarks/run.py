@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from benchmarks.job_build import _image_size, with_input_size
+from benchmarks.job_build import job_image_size, with_input_size
 from benchmarks.job_files import BEST_WEIGHTS, LAST_WEIGHTS
 from benchmarks.plan import JOBS_DIR
 from benchmarks.report import read_results
@@ -126,7 +126,7 @@ class Run:
                 f"(expected hash {job.spec_hash}, got {file_hash(job.spec_file)})"
             )
         spec = load_spec(job.spec_file)
-        spec = with_input_size(spec, _image_size(job.config["settings"]["image_size"], spec))
+        spec = with_input_size(spec, job_image_size(job.config["settings"]["image_size"], spec))
         net = GraphNet(compile_graph(spec))
         load_weights(net, read_state_dict(weights), str(weights))
         return net.eval()
