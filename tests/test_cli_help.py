@@ -13,7 +13,7 @@ from graphspec.cli import build_parser, main
 from graphspec.cli.options import HelpFormatter, Parser, add_command
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("check", "summary", "schema", "compile", "bench", "report", "demo")
+COMMANDS = ("check", "summary", "schema", "compile", "bench", "report", "demo", "predict", "val")
 
 
 def _help(capsys: pytest.CaptureFixture[str], command: str) -> str:

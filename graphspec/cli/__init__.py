@@ -1,4 +1,5 @@
-"""The ``graphspec`` command line: check, summary, schema, compile, bench, report, demo.
+"""The ``graphspec`` command line: check, summary, schema, compile, bench, report, demo,
+predict, val.
 
 The CLI parses arguments and formats output; the work is done by the spec language
 (:mod:`graphspec`), the compiler and the harness (:mod:`benchmarks`). It is the only
@@ -21,8 +22,10 @@ from graphspec.cli.check import add_check_command
 from graphspec.cli.compile import add_compile_command
 from graphspec.cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, describe_error
 from graphspec.cli.options import Parser
+from graphspec.cli.predict import add_predict_command
 from graphspec.cli.report import add_report_command
 from graphspec.cli.show import add_show_commands
+from graphspec.cli.val import add_val_command
 from graphspec.errors import SpecError
 
 __all__ = ["build_parser", "main", "package_version"]
@@ -55,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(sub)
     add_report_command(sub)
     add_demo_command(sub)
+    add_predict_command(sub)
+    add_val_command(sub)
     return parser
 
 

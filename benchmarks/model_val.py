@@ -1,0 +1,112 @@
+"""``graphspec val``: score a trained model on a data split, as bench scored its test row.
+
+The split is opened as :mod:`benchmarks.job_data` opens it (same source, size, seed,
+class count and normalisation) and scored by the same :func:`benchmarks.evaluation.evaluate`
+through :class:`~benchmarks.tta.TTATask`, so scale 1 without flip reproduces the bench
+row's metrics exactly. Beside them it keeps the per-class numbers: IoU and the confusion
+matrix for segmentation, COCO AP per class for detection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from benchmarks.data import collate, make_dataset
+from benchmarks.data.holdout import DEFAULT_HOLDOUT
+from benchmarks.data.normalize import NormalizedDataset
+from benchmarks.evaluation import evaluate
+from benchmarks.inference import LoadedModel, class_names
+from benchmarks.job_build import data_classes
+from benchmarks.metrics import detection_map
+from benchmarks.tta import TTATask
+
+__all__ = ["ClassScore", "ValResult", "validate_model"]
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """One class's number: IoU (segmentation) or COCO AP (detection); NaN when undefined
+    (a class in neither targets nor predictions, or without ground truth)."""
+
+    index: int
+    name: str
+    value: float
+
+
+@dataclass
+class ValResult:
+    """Whole-split metrics (bench's keys), per-class numbers and, for segmentation, the
+    confusion matrix (rows: true class, columns: predicted class)."""
+
+    task: str
+    data: str
+    split: str
+    images: int
+    metrics: dict[str, float]
+    per_class: list[ClassScore]
+    confusion: np.ndarray | None
+
+    def as_json(self) -> dict[str, object]:
+        """Plain JSON values (NaN as null) for ``--json``."""
+
+        def clean(value: float) -> float | None:
+            return None if math.isnan(value) else value
+
+        return {
+            "task": self.task,
+            "data": self.data,
+            "split": self.split,
+            "images": self.images,
+            "metrics": {k: clean(v) for k, v in self.metrics.items()},
+            "per_class": [
+                {"index": c.index, "name": c.name, "value": clean(c.value)} for c in self.per_class
+            ],
+            "confusion": None if self.confusion is None else self.confusion.tolist(),
+        }
+
+
+def _per_class(model: LoadedModel, tta: TTATask, names: list[str]) -> list[ClassScore]:
+    evaluator = tta.last_evaluator
+    if model.spec.task == "segmentation":
+        iou = evaluator.confusion.iou_per_class().tolist()
+        return [ClassScore(i, names[i], float(v)) for i, v in enumerate(iou)]
+    labels = list(range(1, len(names)))
+    result = detection_map(evaluator.predictions, evaluator.targets, num_classes=len(names))
+    ap = result["map_per_class"]
+    assert isinstance(ap, dict)
+    return [ClassScore(c, names[c], float(ap[c]) if ap[c] >= 0 else math.nan) for c in labels]
+
+
+def validate_model(
+    model: LoadedModel,
+    *,
+    data: str | None = None,
+    split: str = "test",
+    scales: tuple[float, ...] = (1.0,),
+    flip: bool = False,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> ValResult:
+    """Score ``model`` on ``split`` of ``data`` (default: the data it was trained on)."""
+    source = data or model.data
+    holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT
+    classes = data_classes(model.spec)
+    dataset = make_dataset(
+        source, split, model.size, seed=model.seed, num_classes=classes, holdout=holdout
+    )
+    loader = DataLoader(
+        NormalizedDataset(dataset, model.normalization), batch_size=batch_size, collate_fn=collate
+    )
+    tta = TTATask(model, scales, flip)
+    metrics = evaluate(model.net, tta, loader, torch.device(device))
+    names = list(getattr(dataset, "class_names", None) or class_names(source, classes))
+    confusion = None
+    if model.spec.task == "segmentation":
+        confusion = tta.last_evaluator.confusion.matrix.cpu().numpy()
+    per_class = _per_class(model, tta, names)
+    return ValResult(model.spec.task, source, split, len(dataset), metrics, per_class, confusion)

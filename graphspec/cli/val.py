@@ -1,0 +1,101 @@
+"""``graphspec val``: score a trained model on a split; metrics and a per-class table.
+
+The work is :func:`benchmarks.model_val.validate_model`, imported inside the command so
+``graphspec check`` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from graphspec.cli.errors import EXIT_INVALID, EXIT_OK
+from graphspec.cli.options import add_command, positive
+from graphspec.cli.predict import add_model_options
+
+if TYPE_CHECKING:
+    from benchmarks.model_val import ValResult
+
+
+def add_val_command(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "val",
+        help="score a trained model on a data split, with per-class numbers",
+        description="Evaluate as bench does (same data, normalisation and metrics): scale 1 "
+        "without --flip reproduces the job's results row. Prints the metrics and per-class "
+        "IoU (segmentation) or AP (detection); --out also writes val.json and, for "
+        "segmentation, confusion.png.",
+        examples=[
+            "graphspec val runs/demo/jobs/JOB",
+            "graphspec val runs/demo/jobs/JOB --scales 0.5,1,1.5 --flip --json",
+            "graphspec val specs/segnet-small.yaml --weights best.pt --out val",
+        ],
+    )
+    add_model_options(p)
+    p.add_argument(
+        "--data", default=None, help="shapes, voc:PATH or coco:PATH (default: the job's data)"
+    )
+    p.add_argument("--split", default="test", help="split to score")
+    p.add_argument("--batch-size", type=positive, default=16, help="images per batch")
+    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--out", default=None, metavar="DIR", help="write val.json, confusion.png")
+    p.set_defaults(func=cmd_val)
+
+
+def _table(result: ValResult) -> str:
+    """Metrics, then one line per class."""
+    what = "IoU" if result.task == "segmentation" else "AP"
+    lines = [f"{result.data} {result.split}: {result.images} images"]
+    lines += [f"  {key:<12} {value:.4f}" for key, value in result.metrics.items()]
+    width = max(len(c.name) for c in result.per_class)
+    lines.append(f"  {'class':<{width}}  {what}")
+    for score in result.per_class:
+        value = "-" if math.isnan(score.value) else f"{score.value:.4f}"
+        lines.append(f"  {score.name:<{width}}  {value}")
+    return "\n".join(lines)
+
+
+def _write(result: ValResult, out: Path) -> None:
+    from benchmarks.confusion_chart import save_confusion_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "val.json").write_text(json.dumps(result.as_json(), indent=1))
+    if result.confusion is not None:
+        names = [c.name for c in result.per_class]
+        save_confusion_png(result.confusion, names, out / "confusion.png")
+
+
+def cmd_val(args: argparse.Namespace) -> int:
+    from benchmarks.data import DataError
+    from benchmarks.inference import InferenceError, load_model
+    from benchmarks.model_val import validate_model
+    from benchmarks.tta import parse_scales
+    from compiler.emit.weights import WeightsError
+
+    try:
+        scales = parse_scales(args.scales)
+        model = load_model(
+            args.model, args.weights, normalize=args.normalize, data=args.data or "shapes"
+        )
+        result = validate_model(
+            model,
+            data=args.data,
+            split=args.split,
+            scales=scales,
+            flip=args.flip,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+        if args.out is not None:
+            _write(result, Path(args.out))
+    except (InferenceError, WeightsError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps(result.as_json(), indent=1) if args.json else _table(result))
+    return EXIT_OK
