@@ -12,7 +12,7 @@ import torch
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from benchmarks.distributed import cleanup, init_distributed, make_loader, wrap_model
+from benchmarks.distributed import barrier, cleanup, init_distributed, make_loader, wrap_model
 from benchmarks.tasks import SegmentationTask
 from benchmarks.train import TrainConfig, Validation, evaluate, train
 
@@ -53,6 +53,7 @@ def worker(rank: int, port: int, out_dir: str) -> None:
         result = train(model, SegmentationTask(2), loader, config, validation)
         shard = [i for batch in val_loader for i in batch["image_id"]]
         torch.save({"result": result, "shard": shard}, Path(out_dir) / f"{rank}.pt")
+        barrier(ctx)  # tear down together: gloo can hang if one rank is already gone
     finally:
         cleanup()
 
