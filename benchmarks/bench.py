@@ -19,11 +19,13 @@ from typing import Any
 import torch
 
 from benchmarks.distributed import DistributedContext
-from benchmarks.job_build import Built, build
-from benchmarks.job_files import save_job_files
+from benchmarks.inference import class_names
+from benchmarks.job_build import Built, build, data_classes
+from benchmarks.job_files import save_job_files, save_predictions
 from benchmarks.job_fit import Fitted, fit
 from benchmarks.measure import TimingRow, flops_mismatch, time_model
 from benchmarks.plan import Job
+from benchmarks.prediction_strip import per_class_scores, prediction_strip
 from benchmarks.timing_conditions import fixed_threads
 from benchmarks.train import evaluate
 
@@ -163,4 +165,19 @@ def run_job(
             result=fitted.result,
             config={**_config(job, settings, built, fitted), "row": row},
         )
+        _save_predictions(job_dir, built, fitted, settings["data"], device)
     return row
+
+
+def _save_predictions(
+    job_dir: Path, built: Built, fitted: Fitted, data: str, device: torch.device
+) -> None:
+    """The best weights' strip of validation images and per-class test numbers (dense
+    tasks only: a classifier has no mask or boxes to draw)."""
+    if built.spec.task not in ("segmentation", "detection"):
+        return
+    names = class_names(data, data_classes(built.spec))
+    normalization = fitted.data.normalization
+    strip = prediction_strip(fitted.net, fitted.task, fitted.data.val, normalization, names, device)
+    scores = per_class_scores(fitted.net, fitted.task, fitted.data.test, names, device)
+    save_predictions(job_dir, strip, scores)

@@ -3,11 +3,13 @@ no scripts) that can be mailed or attached to CI artifacts."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from pathlib import Path
 
 from benchmarks.report_model import ReportContent, Section
+from benchmarks.report_predictions import PredictionSection
 
 __all__ = ["render_html"]
 
@@ -49,6 +51,12 @@ def _section(section: Section) -> list[str]:
             f"<figcaption>{esc(chart.title)}{note}</figcaption></figure>"
         )
     parts.append("</div>" if section.charts else "")
+    if isinstance(section, PredictionSection) and section.image is not None:
+        data = base64.b64encode(section.image.read_bytes()).decode("ascii")
+        parts.append(
+            f'<figure data-image="{esc(section.image.name)}"><img alt="{esc(section.heading)}" '
+            f'src="data:image/png;base64,{data}" style="max-width:100%"></figure>'
+        )
     if section.rows:
         head = "".join(f"<th>{esc(h)}</th>" for h in section.headers)
         body = "".join(

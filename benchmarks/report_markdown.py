@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.report_model import ReportContent, Section
+from benchmarks.report_predictions import PredictionSection
 
 __all__ = ["render_markdown"]
 
@@ -19,6 +20,8 @@ def _section(section: Section) -> list[str]:
         lines += [f"![{chart.title}]({chart.png.name})", ""]
         if chart.note:
             lines += [f"*{chart.note}*", ""]
+    if isinstance(section, PredictionSection) and section.image is not None:
+        lines += [f"![{section.heading}]({section.image.name})", ""]
     if section.rows:
         lines.append("| " + " | ".join(section.headers) + " |")
         lines.append("|" + "|".join("---" for _ in section.headers) + "|")

@@ -1,7 +1,8 @@
 """What the benchmark report says: the protocol header, intro lines and sections.
 
 Each task gets a section (charts, training curves, a table with one row per spec and
-setting, a Pareto note), a per-seed section when some spec has several seeds, and a winner
+setting, a Pareto note), a per-seed section when some spec has several seeds, a prediction
+section per run that left a strip (:mod:`benchmarks.report_predictions`) and a winner
 line; failed runs get a section of their own. Everything ranked, charted or put on the
 Pareto frontier is the mean over seeds (:mod:`benchmarks.aggregate`). The Markdown and HTML
 writers render the same :class:`benchmarks.report_model.ReportContent`.
@@ -24,6 +25,7 @@ from benchmarks.pareto import pareto_mask
 from benchmarks.protocol import Protocol
 from benchmarks.report_format import CHECK, CROSS, DASH, text
 from benchmarks.report_model import ReportContent, Section
+from benchmarks.report_predictions import prediction_sections
 from benchmarks.report_protocol import protocol_lines
 from benchmarks.report_tables import group_table, seed_table
 from benchmarks.report_winner import winner_sentence
@@ -145,15 +147,16 @@ def _task_sections(
         section.charts.append(curves)
     section.headers, section.rows = group_table(data.groups, data.metrics)
     section.notes = _notes(data)
+    predictions = prediction_sections(task, data.rows, run_dirs, out_dir)
     if int(data.groups["seeds"].max()) <= 1:
-        return [section], winner
+        return [section, *predictions], winner
     section.summary = (
         section.summary + " Each row is the mean over its seeds ± one sample std; the "
         "per-seed rows follow (and are in results.csv)."
     ).strip()
     per_seed = Section(heading=f"{task.capitalize()}: per-seed runs")
     per_seed.headers, per_seed.rows = seed_table(data.rows, data.metrics)
-    return [section, per_seed], winner
+    return [section, per_seed, *predictions], winner
 
 
 def _failed_section(failed: pd.DataFrame) -> Section:

@@ -1,0 +1,72 @@
+"""The report's prediction sections: each ok run's strip of validation images and its
+per-class table, read from the files the job left in its folder
+(:func:`benchmarks.job_files.save_predictions`).
+
+The strip is copied next to the report (report.md links it; report.html embeds it as a
+data URI, so that file stays self-contained). A run from before these files existed, or
+whose files cannot be read, simply has no prediction section.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.chart_files import slug
+from benchmarks.curves import job_dir
+from benchmarks.job_files import PER_CLASS, PREDICTIONS
+from benchmarks.report_format import DASH, text
+from benchmarks.report_model import Section
+
+__all__ = ["PredictionSection", "prediction_sections"]
+
+STRIP_NOTE = "Columns: input, ground truth, prediction (best weights), first validation images."
+
+
+@dataclass
+class PredictionSection(Section):
+    """A section whose picture is a PNG strip (``image``, next to the report) and whose
+    table is the per-class test numbers of one run."""
+
+    image: Path | None = None
+
+
+def _table(path: Path, column: str) -> tuple[list[str], list[list[str]]] | None:
+    """Headers and rows of a per_class.json; None when it cannot be read."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        rows = [
+            [str(e["name"]), DASH if e["value"] is None else f"{e['value']:.3f}"] for e in entries
+        ]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return ["Class", column], rows
+
+
+def prediction_sections(
+    task: str, rows: pd.DataFrame, run_dirs: Sequence[Path], out_dir: Path
+) -> list[PredictionSection]:
+    """One section per row of ``rows`` (ok runs with ``label``, ``seed``, ``job_key``,
+    ``spec_file``) whose job folder has a predictions.png; the strip is copied into
+    ``out_dir``."""
+    column = "IoU" if task == "segmentation" else "AP"
+    sections = []
+    for _, row in rows.iterrows():
+        folder = job_dir(run_dirs, row.get("spec_file"), row.get("job_key"))
+        if folder is None or not (folder / PREDICTIONS).is_file():
+            continue
+        heading = f"{task.capitalize()} predictions: {row['label']} (seed {text(row.get('seed'))})"
+        image = out_dir / f"{slug(task)}_predictions_{slug(row['label'])}_{folder.name}.png"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / PREDICTIONS, image)
+        section = PredictionSection(heading=heading, summary=STRIP_NOTE, image=image)
+        table = _table(folder / PER_CLASS, f"{column} (test)")
+        if table is not None:
+            section.headers, section.rows = table
+        sections.append(section)
+    return sections
