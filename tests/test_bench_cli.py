@@ -52,12 +52,7 @@ def _bench(specs: list[Path], out: Path, *extra: str) -> int:
     return main(args)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_bench_writes_rows_weights_config_and_report(tmp_path: Path) -> None:

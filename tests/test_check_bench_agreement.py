@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-import torch
 
 from graphspec.cli import main
 from graphspec.runnable import TASK_HEADS
@@ -53,12 +52,7 @@ CASES = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str | None]:

@@ -24,12 +24,7 @@ def ssd_small_params() -> int:
     return total + 3 * head  # three source maps of 64 channels
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_bench_and_report_a_detection_spec(tmp_path: Path, capsys) -> None:

@@ -28,12 +28,7 @@ SIZE = (64, 64)
 SMALL_YOLO = (SPECS / "yolo-small.yaml").read_text()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _loader(dataset, batch_size: int, shuffle: bool) -> DataLoader:

@@ -32,12 +32,7 @@ ENCODER_KEYS = sorted(
 TRAINABLE_ENCODER = [k for k in ENCODER_KEYS if k.split(".")[1] in ("weight", "bias")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _bench(spec: Path, out: Path) -> int:
