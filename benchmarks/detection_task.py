@@ -16,7 +16,7 @@ from torch import Tensor
 from benchmarks.data import Batch
 from benchmarks.metrics import detection_map
 from benchmarks.tasks import Task
-from compiler.detection.anchors import ssd_default_boxes
+from compiler.detection.anchors import head_default_boxes
 from compiler.detection.postprocess import decode_ssd, decode_yolo
 from compiler.detection.ssd_loss import multibox_loss
 from compiler.detection.yolo_loss import yolo_v1_loss
@@ -83,15 +83,7 @@ class DetectionTask(Task):
 
     def anchors(self, device: torch.device) -> Tensor:
         if self._anchors is None or self._anchors.device != device:
-            layout = self.detection
-            assert layout.anchors is not None, "an SSD head records its anchors"
-            self._anchors = ssd_default_boxes(
-                list(layout.feature_sizes),
-                layout.anchors.min_scale,
-                layout.anchors.max_scale,
-                [list(r) for r in layout.anchors.aspect_ratios],
-                device=device,
-            )
+            self._anchors = head_default_boxes(self.detection, device=device)
         return self._anchors
 
     def loss(self, model_output: Any, batch: Batch) -> dict[str, Tensor]:

@@ -4,7 +4,7 @@ The split is opened as :mod:`benchmarks.job_data` opens it (same source, size, s
 class count and normalisation) and scored by the same :func:`benchmarks.evaluation.evaluate`
 through :class:`~benchmarks.tta.TTATask`, so scale 1 without flip reproduces the bench
 row's metrics exactly. Beside them it keeps the per-class numbers: IoU and the confusion
-matrix for segmentation, COCO AP per class for detection.
+matrix for segmentation, COCO AP and the precision-recall curve per class for detection.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from benchmarks.evaluation import evaluate
 from benchmarks.inference import LoadedModel, class_names
 from benchmarks.job_build import data_classes
 from benchmarks.metrics import detection_map
+from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
 from benchmarks.tta import TTATask
 
 __all__ = ["ClassScore", "ValResult", "validate_model"]
@@ -50,6 +51,10 @@ class ValResult:
     metrics: dict[str, float]
     per_class: list[ClassScore]
     confusion: np.ndarray | None
+    pr_curves: dict[str, list[float]] | None = None
+    """Detection: each class's precision at the 101 COCO recall thresholds (IoU 0.5, all
+    areas, 100 detections; 0 beyond the highest recall, all -1 without ground truth), by
+    class name."""
 
     def as_json(self) -> dict[str, object]:
         """Plain JSON values (NaN as null) for ``--json``."""
@@ -67,19 +72,26 @@ class ValResult:
                 {"index": c.index, "name": c.name, "value": clean(c.value)} for c in self.per_class
             ],
             "confusion": None if self.confusion is None else self.confusion.tolist(),
+            "pr_curves": None
+            if self.pr_curves is None
+            else {"iou": 0.5, "recall": RECALL_THRESHOLDS.tolist(), "precision": self.pr_curves},
         }
 
 
-def _per_class(model: LoadedModel, tta: TTATask, names: list[str]) -> list[ClassScore]:
+def _per_class(
+    model: LoadedModel, tta: TTATask, names: list[str]
+) -> tuple[list[ClassScore], dict[str, list[float]] | None]:
+    """Per-class scores and, for detection, the per-class precision-recall curves."""
     evaluator = tta.last_evaluator
     if model.spec.task == "segmentation":
         iou = evaluator.confusion.iou_per_class().tolist()
-        return [ClassScore(i, names[i], float(v)) for i, v in enumerate(iou)]
+        return [ClassScore(i, names[i], float(v)) for i, v in enumerate(iou)], None
     labels = list(range(1, len(names)))
     result = detection_map(evaluator.predictions, evaluator.targets, num_classes=len(names))
-    ap = result["map_per_class"]
-    assert isinstance(ap, dict)
-    return [ClassScore(c, names[c], float(ap[c]) if ap[c] >= 0 else math.nan) for c in labels]
+    ap, curves = result["map_per_class"], result["pr_curves_50"]
+    assert isinstance(ap, dict) and isinstance(curves, dict)
+    scores = [ClassScore(c, names[c], float(ap[c]) if ap[c] >= 0 else math.nan) for c in labels]
+    return scores, {names[c]: curves[c] for c in labels}
 
 
 def validate_model(
@@ -108,5 +120,7 @@ def validate_model(
     confusion = None
     if model.spec.task == "segmentation":
         confusion = tta.last_evaluator.confusion.matrix.cpu().numpy()
-    per_class = _per_class(model, tta, names)
-    return ValResult(model.spec.task, source, split, len(dataset), metrics, per_class, confusion)
+    per_class, curves = _per_class(model, tta, names)
+    return ValResult(
+        model.spec.task, source, split, len(dataset), metrics, per_class, confusion, curves
+    )

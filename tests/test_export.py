@@ -77,23 +77,85 @@ def test_source_and_weights_reproduce_graphnet(tmp_path, capsys) -> None:
         assert torch.allclose(generated.eval()(x), net(x), atol=1e-5)
 
 
-def test_ssd_onnx_outputs_scores_and_offsets(tmp_path, capsys) -> None:
-    net, weights = _trained("ssd-small.yaml", tmp_path)
-    out = tmp_path / "ssd.onnx"
-    spec = str(SPECS / "ssd-small.yaml")
+def _decoded_reference(net: GraphNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and pixel boxes of every candidate, decoded here from the raw outputs with
+    the training-side layout (anchors from the spec's SSD section, or the YOLO grid)."""
+    from compiler.detection.anchors import ssd_default_boxes
+    from compiler.detection.box_coding import decode
+    from compiler.detection.yolo_loss import split_yolo_output, yolo_boxes_xyxy
+
+    layout = net.graph.detection
+    _, h, w = net.graph["input"].shape
+    scale = torch.tensor([w, h, w, h], dtype=torch.float32)
+    with torch.no_grad():
+        out = net(x)
+    if layout.type == "ssd":
+        anchors = layout.anchors
+        default = ssd_default_boxes(
+            list(layout.feature_sizes),
+            anchors.min_scale,
+            anchors.max_scale,
+            [list(r) for r in anchors.aspect_ratios],
+        )
+        boxes = decode(out[1], default) * scale
+        return torch.softmax(out[0], -1)[..., 1:], boxes.clamp(min=0).minimum(scale)
+    S, B, C = layout.grid, layout.boxes, layout.num_classes
+    predictors, classes = split_yolo_output(out, S, B, C)
+    boxes = (yolo_boxes_xyxy(predictors, S) * scale).clamp(min=0).minimum(scale)
+    scores = predictors[..., 4, None] * classes[:, :, None, :]
+    return scores.reshape(len(x), S * S * B, C), boxes.reshape(len(x), S * S * B, 4)
+
+
+@pytest.mark.parametrize(("spec", "candidates"), [("ssd-small.yaml", 336), ("yolo-small.yaml", 0)])
+def test_detector_onnx_outputs_decoded_scores_and_boxes(tmp_path, capsys, spec, candidates) -> None:
+    net, weights = _trained(spec, tmp_path)
+    out = tmp_path / "det.onnx"
+    path = str(SPECS / spec)
     assert (
-        main(["compile", spec, "--weights", str(weights), "--onnx", str(out), "--opset", "18"]) == 0
+        main(["compile", path, "--weights", str(weights), "--onnx", str(out), "--opset", "18"]) == 0
     )
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    assert [o.name for o in session.get_outputs()] == ["scores", "offsets"]
-    x = torch.randn(2, 3, 64, 64)
-    scores, offsets = _run(out, x)
+    assert [o.name for o in session.get_outputs()] == ["scores", "boxes"]
+    layout = net.graph.detection
+    if layout.type == "yolo":
+        candidates = layout.grid**2 * layout.boxes
+    for batch in (1, 4):
+        x = torch.randn(batch, *net.graph["input"].shape)
+        scores, boxes = _run(out, x)
+        expected_scores, expected_boxes = _decoded_reference(net, x)
+        assert scores.shape == (batch, candidates, layout.num_classes)
+        assert boxes.shape == (batch, candidates, 4)
+        assert abs(scores - expected_scores.numpy()).max() < 1e-4
+        assert abs(boxes - expected_boxes.numpy()).max() < 1e-3
+
+
+def test_ssd_onnx_candidates_select_what_decode_ssd_selects(tmp_path, capsys) -> None:
+    """NMS over the exported candidates selects what the harness's decode_ssd selects."""
+    from compiler.detection.anchors import head_default_boxes
+    from compiler.detection.box_ops import batched_nms
+    from compiler.detection.postprocess import decode_ssd
+
+    net, weights = _trained("ssd-small.yaml", tmp_path)
+    out = tmp_path / "ssd.onnx"
+    argv = ["compile", str(SPECS / "ssd-small.yaml"), "--weights", str(weights)]
+    assert main([*argv, "--onnx", str(out)]) == 0
+    x = torch.randn(1, 3, 64, 64)
+    scores, boxes = (torch.from_numpy(a)[0] for a in _run(out, x))
+    box_index, class_index = torch.nonzero(scores > 0.01, as_tuple=True)
+    keep = batched_nms(boxes[box_index], scores[box_index, class_index], class_index, 0.45)
     with torch.no_grad():
-        expected = net(x)
-    # ssd-small: 336 default boxes, 3 classes + background
-    assert scores.shape == (2, 336, 4) and offsets.shape == (2, 336, 4)
-    assert abs(scores - expected[0].numpy()).max() < 1e-4
-    assert abs(offsets - expected[1].numpy()).max() < 1e-4
+        logits, offsets = net(x)
+    reference = decode_ssd(
+        logits,
+        offsets,
+        head_default_boxes(net.graph.detection),
+        image_size=(64, 64),
+        pre_nms_top_k=None,
+        top_k=10_000,
+    )[0]
+    assert len(keep) == len(reference["scores"]) > 0
+    assert torch.allclose(scores[box_index, class_index][keep], reference["scores"], atol=1e-5)
+    assert torch.allclose(boxes[box_index][keep], reference["boxes"], atol=1e-3)
 
 
 @pytest.mark.parametrize("kind", ["missing", "mismatched"])

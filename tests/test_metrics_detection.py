@@ -358,3 +358,37 @@ def test_voc07_matches_devkit_loop_on_random_scenes(seed):
     labels = sorted({int(c) for t in targets for c in t["labels"][t["iscrowd"] == 0]})
     expected = np.mean([_voc_devkit_ap(preds, targets, c) for c in labels])
     assert ours["map_voc07"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_pr_curves_are_cocoevals_precision_at_iou_50():
+    preds, targets = random_scene(3)
+    classes = sorted({int(c) for item in preds + targets for c in item["labels"]})
+    ours = detection_map(preds, targets)["pr_curves_50"]
+    images = [{"id": i + 1} for i in range(len(targets))]
+    annotations, results = [], []
+    for i, (pred, target) in enumerate(zip(preds, targets, strict=True)):
+        for box, label, crowd in zip(
+            target["boxes"].double().tolist(), target["labels"].tolist(),
+            target["iscrowd"].tolist(), strict=True,
+        ):  # fmt: skip
+            annotations.append({"id": len(annotations) + 1, "image_id": i + 1,
+                                "area": _xywh(box)[2] * _xywh(box)[3], "category_id": label,
+                                "bbox": _xywh(box), "iscrowd": crowd})  # fmt: skip
+        for box, score, label in zip(
+            pred["boxes"].double().tolist(), pred["scores"].double().tolist(),
+            pred["labels"].tolist(), strict=True,
+        ):  # fmt: skip
+            results.append({"image_id": i + 1, "category_id": label, "bbox": _xywh(box),
+                            "score": score})  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {"images": images, "categories": [{"id": c} for c in classes],
+                      "annotations": annotations}  # fmt: skip
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(results), iouType="bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+    reference = evaluator.eval["precision"][0, :, :, 0, -1]  # IoU 0.5, area all, maxDets 100
+    assert list(ours) == classes
+    for k, label in enumerate(evaluator.params.catIds):
+        np.testing.assert_allclose(ours[label], reference[:, k], rtol=0, atol=1e-6)

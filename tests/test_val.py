@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from benchmarks.confusion_chart import row_normalised
+from benchmarks.pr_chart import average_precision
 from graphspec.cli import main
 
 TINY_SEG = """\
@@ -119,3 +120,15 @@ def test_detection_per_class_ap_averages_to_the_map(tmp_path: Path, capsys) -> N
     assert all(0.0 <= v <= 1.0 for v in ap)  # every shape class has ground truth
     assert np.mean(ap) == pytest.approx(result["metrics"]["map"])  # COCO mAP: mean of APs
     assert result["confusion"] is None
+    curves = result["pr_curves"]
+    assert len(curves["recall"]) == 101 and list(curves["precision"]) == [
+        "circle",
+        "square",
+        "triangle",
+    ]
+    ap50 = [average_precision(p) for p in curves["precision"].values()]
+    assert np.mean(ap50) == pytest.approx(result["metrics"]["map50"])  # area under each curve
+    out = tmp_path / "val"
+    argv = ["val", str(spec), "--weights", str(weights), "--data", "shapes", "--out", str(out)]
+    assert main(argv) == 0
+    assert Image.open(out / "pr_curves.png").size[0] > 100 and not (out / "confusion.png").exists()

@@ -29,12 +29,19 @@ import numpy as np
 
 from benchmarks.metrics.detection_boxes import BoxTable, SameClassPairs
 
-__all__ = ["IOU_THRESHOLDS", "MAX_DETS", "CocoCurves", "coco_curves", "detection_ranks"]
+__all__ = [
+    "IOU_THRESHOLDS",
+    "MAX_DETS",
+    "RECALL_THRESHOLDS",
+    "CocoCurves",
+    "coco_curves",
+    "detection_ranks",
+]
 
 # Built exactly as pycocotools' Params does (linspace, not arange) so thresholds are
 # bit-identical (0.9 is 0.8999999999999999): an IoU on a threshold must compare the same way.
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-_RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 MAX_DETS = (1, 10, 100)
 _AREA_RANGES = np.array([[0.0, 1e5**2], [0.0, 32.0**2], [32.0**2, 96.0**2], [96.0**2, 1e5**2]])
 _AREA_NAMES = ("small", "medium", "large")  # _AREA_RANGES[1:]; row 0 is "all"
@@ -114,7 +121,7 @@ def _precision_recall(
     classes: list[int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """COCOeval.accumulate: precision ``[T, R, K, A, M]`` and recall ``[T, K, A, M]``."""
-    num_thr, num_rec, num_areas = len(IOU_THRESHOLDS), len(_RECALL_THRESHOLDS), len(gt_ignore)
+    num_thr, num_rec, num_areas = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(gt_ignore)
     shape = (num_thr, len(classes), num_areas, len(MAX_DETS))
     precision = -np.ones((num_thr, num_rec, *shape[1:]))
     recall = -np.ones(shape)
@@ -140,7 +147,7 @@ def _precision_recall(
                 recall[:, k, a, m] = rc[:, -1] if num else 0.0
                 pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]  # precision envelope
                 for t in range(num_thr):
-                    at = np.searchsorted(rc[t], _RECALL_THRESHOLDS, side="left")
+                    at = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
                     reached = at < num
                     q = np.zeros(num_rec)
                     q[reached] = pr[t, at[reached]]
@@ -189,6 +196,16 @@ class CocoCurves:
         """COCO AP (all areas, 100 detections) of each class; -1 without ground truth."""
         return {
             label: _mean_valid(self.precision[:, :, k, 0, len(MAX_DETS) - 1])
+            for k, label in enumerate(classes)
+        }
+
+    def pr_curves(self, classes: list[int], iou: float = 0.5) -> dict[int, list[float]]:
+        """Each class's interpolated precision at ``RECALL_THRESHOLDS`` (all areas, 100
+        detections) at the IoU threshold nearest ``iou``: 0 beyond the highest recall reached,
+        -1 everywhere for a class without ground truth (COCOeval's convention)."""
+        t = int(np.argmin(np.abs(IOU_THRESHOLDS - iou)))
+        return {
+            label: self.precision[t, :, k, 0, len(MAX_DETS) - 1].tolist()
             for k, label in enumerate(classes)
         }
 

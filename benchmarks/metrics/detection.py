@@ -47,7 +47,8 @@ def detection_map(
     sorted union of labels seen. Returns floats ``map``, ``map50``, ``map75``, ``map_small``,
     ``map_medium``, ``map_large``, ``mar_1``, ``mar_10``, ``mar_100``, ``mar_small``,
     ``mar_medium``, ``mar_large`` (COCOeval ``stats[0..11]``), ``map_voc07``, plus
-    ``map_per_class`` (label -> COCO AP, -1 without ground truth) and ``classes``. A mean over
+    ``map_per_class`` (label -> COCO AP, -1 without ground truth), ``pr_curves_50`` (label ->
+    interpolated precision at the 101 COCO recall thresholds, IoU 0.5) and ``classes``. A mean over
     no class at all is -1, like COCOeval.
     """
     if iou_type != "bbox":
@@ -65,5 +66,6 @@ def detection_map(
         **curves.stats(),
         "map_voc07": voc07_map(dts, gts, pairs, classes),
         "map_per_class": curves.per_class_ap(classes),
+        "pr_curves_50": curves.pr_curves(classes, iou=0.5),
         "classes": classes,
     }

@@ -11,7 +11,12 @@ Plain batched PyTorch with no dependency on the rest of ``compiler`` (so the run
 * ``postprocess``: raw SSD / YOLOv1 outputs -> per-image detections (scores, NMS, top-k).
 """
 
-from compiler.detection.anchors import boxes_per_cell, ssd_default_boxes, ssd_scales
+from compiler.detection.anchors import (
+    boxes_per_cell,
+    head_default_boxes,
+    ssd_default_boxes,
+    ssd_scales,
+)
 from compiler.detection.box_coding import Variances, decode, encode, match, pad_targets
 from compiler.detection.box_ops import (
     BoxFormat,
@@ -22,7 +27,12 @@ from compiler.detection.box_ops import (
     clip_boxes,
     nms,
 )
-from compiler.detection.postprocess import decode_ssd, decode_yolo
+from compiler.detection.postprocess import (
+    decode_ssd,
+    decode_yolo,
+    ssd_candidates,
+    yolo_candidates,
+)
 from compiler.detection.ssd_loss import hard_negative_mask, multibox_loss
 from compiler.detection.yolo_loss import split_yolo_output, yolo_boxes_xyxy, yolo_v1_loss
 
@@ -40,13 +50,16 @@ __all__ = [
     "decode_yolo",
     "encode",
     "hard_negative_mask",
+    "head_default_boxes",
     "match",
     "multibox_loss",
     "nms",
     "pad_targets",
     "split_yolo_output",
+    "ssd_candidates",
     "ssd_default_boxes",
     "ssd_scales",
     "yolo_boxes_xyxy",
+    "yolo_candidates",
     "yolo_v1_loss",
 ]

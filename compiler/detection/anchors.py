@@ -15,6 +15,8 @@ import math
 import torch
 from torch import Tensor
 
+from graphspec.ir import DetectionHead
+
 
 def ssd_scales(num_maps: int, min_scale: float, max_scale: float) -> list[float]:
     """Box scale of each feature map: ``s_k = s_min + (s_max - s_min) (k - 1) / (m - 1)``.
@@ -101,3 +103,17 @@ def ssd_default_boxes(
         per_map.append(boxes.reshape(-1, 4))
     anchors = torch.cat(per_map)
     return anchors.clamp(min=0.0, max=1.0) if clip else anchors
+
+
+def head_default_boxes(layout: DetectionHead, device: torch.device | str | None = None) -> Tensor:
+    """The default boxes of the SSD head a compiled graph records (``Graph.detection``):
+    the one place the harness, the loss and the ONNX export read the anchor layout from."""
+    if layout.anchors is None:
+        raise ValueError(f"a {layout.type} head has no default boxes")
+    return ssd_default_boxes(
+        list(layout.feature_sizes),
+        layout.anchors.min_scale,
+        layout.anchors.max_scale,
+        [list(r) for r in layout.anchors.aspect_ratios],
+        device=device,
+    )

@@ -22,6 +22,34 @@ def _to_pixels(boxes: Tensor, image_size: tuple[int, int]) -> Tensor:
     return clip_boxes(boxes * boxes.new_tensor([width, height, width, height]), image_size)
 
 
+def ssd_candidates(
+    cls_logits: Tensor,
+    box_preds: Tensor,
+    anchors: Tensor,
+    image_size: tuple[int, int],
+    variances: Variances = (0.1, 0.2),
+) -> tuple[Tensor, Tensor]:
+    """Every default box of an SSD head before selection: pixel ``xyxy`` boxes
+    ``[N, A, 4]`` and class probabilities ``[N, A, C]`` (softmax over the ``C + 1``
+    logits, background dropped). Shape-static, so it also runs inside an ONNX graph."""
+    probs = torch.softmax(cls_logits, dim=-1)[..., 1:]
+    anchors = anchors.to(device=box_preds.device, dtype=box_preds.dtype)
+    return _to_pixels(decode(box_preds, anchors, variances), image_size), probs
+
+
+def yolo_candidates(
+    pred: Tensor, image_size: tuple[int, int], S: int, B: int, C: int
+) -> tuple[Tensor, Tensor]:
+    """Every predictor of a YOLOv1 grid before selection: pixel ``xyxy`` boxes
+    ``[N, S*S*B, 4]`` and class-specific scores ``conf * class score`` ``[N, S*S*B, C]``
+    (cells row-major, then predictors). Shape-static, as :func:`ssd_candidates`."""
+    batch = pred.shape[0]
+    predictors, class_scores = split_yolo_output(pred, S, B, C)
+    boxes = _to_pixels(yolo_boxes_xyxy(predictors, S), image_size)  # [N, S*S, B, 4]
+    scores = predictors[..., 4, None] * class_scores[:, :, None, :]  # [N, S*S, B, C]
+    return boxes.reshape(batch, S * S * B, 4), scores.reshape(batch, S * S * B, C)
+
+
 def _select(
     boxes: Tensor,
     scores: Tensor,
@@ -73,10 +101,7 @@ def decode_ssd(
     ``anchors [A, 4]`` (normalised ``cxcywh``) and scaled to ``image_size = (height, width)``.
     """
     num_anchors = cls_logits.shape[1]
-    probs = torch.softmax(cls_logits, dim=-1)[..., 1:]  # [N, A, C]
-    anchors = anchors.to(device=box_preds.device, dtype=box_preds.dtype)
-    boxes = _to_pixels(decode(box_preds, anchors, variances), image_size)  # [N, A, 4]
-
+    boxes, probs = ssd_candidates(cls_logits, box_preds, anchors, image_size, variances)
     if pre_nms_top_k is not None and pre_nms_top_k < num_anchors:
         best = probs.topk(pre_nms_top_k, dim=1).indices  # [N, k, C]: best anchors per class
         selected = torch.zeros_like(probs, dtype=torch.bool).scatter_(1, best, True)
@@ -102,14 +127,5 @@ def decode_yolo(
     values are used as trained by ``yolo_v1_loss``: no sigmoid or softmax is applied. Then,
     per image: scores ``> score_threshold``, per-class NMS, best ``top_k``.
     """
-    batch = pred.shape[0]
-    predictors, class_scores = split_yolo_output(pred, S, B, C)
-    boxes = _to_pixels(yolo_boxes_xyxy(predictors, S), image_size)  # [N, S*S, B, 4]
-    scores = predictors[..., 4, None] * class_scores[:, :, None, :]  # [N, S*S, B, C]
-    return _select(
-        boxes.reshape(batch, S * S * B, 4),
-        scores.reshape(batch, S * S * B, C),
-        score_threshold,
-        iou_threshold,
-        top_k,
-    )
+    boxes, scores = yolo_candidates(pred, image_size, S, B, C)
+    return _select(boxes, scores, score_threshold, iou_threshold, top_k)

@@ -3,7 +3,9 @@
 The file is meant for deployment, so its interface is named and stable: one input
 ``images`` ``[batch, C, H, W]`` and the outputs of :func:`onnx_output_names`. Only the
 batch axis is dynamic: H and W stay the spec's input size, because unpooling, resizes to
-the input and the FC -> conv kernels are built for that size.
+the input and the FC -> conv kernels are built for that size. A detector is exported with
+its decoding (:class:`~compiler.emit.decoded.DecodedDetector`): every candidate's pixel
+box and class scores, NMS left to the consumer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from compiler.emit.decoded import DecodedDetector
 from compiler.emit.graphnet import GraphNet, example_input
 from graphspec import Graph
 
@@ -34,19 +37,14 @@ class OnnxExportError(ValueError):
 
 
 def onnx_output_names(graph: Graph) -> tuple[str, ...]:
-    """The ONNX names of the graph's results, in order: ``logits`` (segmentation and
-    classification), ``scores`` and ``offsets`` (SSD: class scores and box offsets to the
-    default boxes, not decoded), ``grid`` (YOLO's ``[S, S, B*5+C]`` map)."""
-    head = graph.detection
-    if head is None:
-        names: tuple[str, ...] = ("logits",)
-    elif head.type == "ssd":
-        names = ("scores", "offsets")
-    else:
-        names = ("grid",)
-    if len(names) != len(graph.results):
-        raise OnnxExportError(f"expected {len(names)} results, got {graph.results}")
-    return names
+    """The ONNX names of the exported outputs, in order: ``logits`` (segmentation and
+    classification); for SSD and YOLO heads ``scores`` ``[N, M, K]`` and ``boxes``
+    ``[N, M, 4]`` (pixel ``xyxy``), the decoded candidates before NMS."""
+    if graph.detection is None:
+        if len(graph.results) != 1:
+            raise OnnxExportError(f"expected 1 result, got {graph.results}")
+        return ("logits",)
+    return ("scores", "boxes")
 
 
 class _DropTorchvisionNotice(logging.Filter):
@@ -92,10 +90,11 @@ def export_onnx(net: GraphNet, path: str | Path, opset: int | None = None) -> Pa
     graph = net.graph
     outputs = onnx_output_names(graph)
     net = net.eval()
+    exported: torch.nn.Module = net if graph.detection is None else DecodedDetector(net).eval()
     batch = torch.export.Dim("batch")
     with _quiet_exporter():
         program = torch.onnx.export(
-            net,
+            exported,
             (example_input(graph, batch=_EXAMPLE_BATCH),),
             dynamo=True,
             verbose=False,

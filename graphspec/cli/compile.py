@@ -104,7 +104,8 @@ def add_compile_command(sub: argparse._SubParsersAction) -> None:
         "--onnx",
         metavar="FILE.onnx",
         help="export ONNX (needs the onnx extra): input 'images', outputs 'logits' "
-        "(segmentation, classification), 'scores' and 'offsets' (SSD) or 'grid' (YOLO); "
+        "(segmentation, classification) or, for SSD and YOLO, 'scores' [N,M,K] and "
+        "'boxes' [N,M,4] (every candidate decoded to pixel xyxy, before NMS); "
         "the batch axis is dynamic, H and W are fixed at the spec's input size "
         "(unpooling, resizes and FC->conv kernels are built for it)",
     )

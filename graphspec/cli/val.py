@@ -28,8 +28,8 @@ def add_val_command(sub: argparse._SubParsersAction) -> None:
         help="score a trained model on a data split, with per-class numbers",
         description="Evaluate as bench does (same data, normalisation and metrics): scale 1 "
         "without --flip reproduces the job's results row. Prints the metrics and per-class "
-        "IoU (segmentation) or AP (detection); --out also writes val.json and, for "
-        "segmentation, confusion.png.",
+        "IoU (segmentation) or AP (detection); --out also writes val.json and "
+        "confusion.png (segmentation) or pr_curves.png (detection, IoU 0.5).",
         examples=[
             "graphspec val runs/demo/jobs/JOB",
             "graphspec val runs/demo/jobs/JOB --scales 0.5,1,1.5 --flip --json",
@@ -44,7 +44,12 @@ def add_val_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive, default=16, help="images per batch")
     p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--out", default=None, metavar="DIR", help="write val.json, confusion.png")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write val.json and confusion.png (segmentation) or pr_curves.png (detection)",
+    )
     p.set_defaults(func=cmd_val)
 
 
@@ -63,12 +68,16 @@ def _table(result: ValResult) -> str:
 
 def _write(result: ValResult, out: Path) -> None:
     from benchmarks.confusion_chart import save_confusion_png
+    from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
+    from benchmarks.pr_chart import save_pr_png
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "val.json").write_text(json.dumps(result.as_json(), indent=1))
     if result.confusion is not None:
         names = [c.name for c in result.per_class]
         save_confusion_png(result.confusion, names, out / "confusion.png")
+    if result.pr_curves is not None:
+        save_pr_png(RECALL_THRESHOLDS.tolist(), result.pr_curves, out / "pr_curves.png")
 
 
 def cmd_val(args: argparse.Namespace) -> int:
