@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
 from torch import nn
 
 from compiler.emit import GraphNet
@@ -19,7 +20,9 @@ from compiler.passes import (
     mirror_decoder,
 )
 from compiler.transfer import load_encoder_weights
-from graphspec import Graph, Spec, build_graph, enforce_budget, load_spec
+from graphspec import Graph, Spec, SpecError, build_graph, enforce_budget, load_spec
+from graphspec.gc_pause import paused_gc
+from graphspec.limits import DEFAULT_LIMITS, Limits, enforce_limits
 from graphspec.runnable import check_output, check_task_head
 
 Pass = Callable[[Graph, Spec], Graph]
@@ -31,7 +34,25 @@ class PassStep:
     section, such as ``decoder`` or ``head``, also return early without one)."""
 
     run: Pass
+    section: str
+    """The spec key that asks for the pass: an error in what it derives is reported there."""
     applies: Callable[[Spec], bool] = lambda spec: True
+
+    def apply(self, graph: Graph, spec: Spec) -> Graph:
+        """Run the pass; a layer it cannot construct (pydantic refused a derived field) is
+        a :class:`SpecError` at ``section``, never a raw ValidationError."""
+        try:
+            return self.run(graph, spec)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "value"
+            got = repr(first.get("input"))
+            detail = first["msg"] if got in first["msg"] else f"{first['msg']}, got {got}"
+            raise SpecError.at(
+                spec.source.locate((self.section,)),
+                f"a layer derived for `{self.section}` is out of range "
+                f"({exc.title}.{field}: {detail})",
+            ) from None
 
 
 def _fully_convolutional(spec: Spec) -> bool:
@@ -40,27 +61,34 @@ def _fully_convolutional(spec: Spec) -> bool:
 
 
 PASSES: tuple[PassStep, ...] = (
-    PassStep(fc_to_conv, _fully_convolutional),
-    PassStep(mirror_decoder),
-    PassStep(add_skips),
-    PassStep(add_ssd_head),
-    PassStep(add_yolo_head),
-    PassStep(add_segmentation_head),
+    PassStep(fc_to_conv, "encoder", _fully_convolutional),
+    PassStep(mirror_decoder, "decoder"),
+    PassStep(add_skips, "decoder"),
+    PassStep(add_ssd_head, "head"),
+    PassStep(add_yolo_head, "head"),
+    PassStep(add_segmentation_head, "head"),
 )
 """The pass order: FC -> conv, then the decoder and its skips, then the head."""
 
 
-def compile_graph(spec: Spec, *, check_budget: bool = True) -> Graph:
+@paused_gc()  # see graphspec.gc_pause: half the time of a big compile otherwise
+def compile_graph(
+    spec: Spec, *, check_budget: bool = True, limits: Limits = DEFAULT_LIMITS
+) -> Graph:
     """Run every pass the spec asks for and return the final graph IR.
 
     The head must fit the task (checked first, so no head pass runs for the wrong task) and
     the final output must be what the task scores (see :mod:`graphspec.runnable`), so every
-    command built on this (check, compile, summary, bench) accepts the same specs."""
+    command built on this (check, compile, summary, bench) accepts the same specs. The
+    nodes the passes add meet ``limits`` too (checked after each pass)."""
     check_task_head(spec)
-    graph = build_graph(spec, check_budget=False)
+    graph = build_graph(spec, check_budget=False, limits=limits)
     for step in PASSES:
         if step.applies(spec):
-            graph = step.run(graph, spec)
+            rewritten = step.apply(graph, spec)
+            if rewritten is not graph:  # a pass that does not apply returns its input
+                enforce_limits(rewritten, limits)
+            graph = rewritten
     check_output(graph, spec)
     if check_budget:
         enforce_budget(graph, spec)

@@ -19,7 +19,9 @@ class Totals:
 
     @property
     def gflops(self) -> float:
-        return self.flops / 1e9
+        """FLOPs / 1e9 as a float; ``inf`` rather than an OverflowError for a count no float
+        holds (a graph within :class:`~graphspec.limits.Limits` never gets near)."""
+        return self.flops / 1e9 if self.flops < 10**300 else float("inf")
 
 
 def totals(graph: Graph) -> Totals:

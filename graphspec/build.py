@@ -8,19 +8,18 @@ costs. Every problem found on the way is collected, so ``check`` reports all of 
 
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
 
 from graphspec.budget import enforce_budget
 from graphspec.errors import SourceLocation, SpecError, SpecIssue
 from graphspec.ir import INPUT, Graph, Node
+from graphspec.limits import DEFAULT_LIMITS, Limits, check_classes, enforce_limits, scaled_out
 from graphspec.ops import Input, Op
 from graphspec.ops.base import _did_you_mean
+from graphspec.ops.names import name_problem
 from graphspec.schema import Spec
 from graphspec.shapes import infer_shapes
 
-RESERVED_PREFIXES = ("dec_", "skip_", "head", "ssd_", "yolo_")
-"""Prefixes of the names compiler passes give the nodes they add."""
 MAX_LAYERS = 10_000
 """A bound so a typo such as ``repeat: 100000`` fails fast."""
 
@@ -34,9 +33,11 @@ class _Wiring:
     loc: SourceLocation
 
 
-def build_graph(spec: Spec, *, check_budget: bool = True) -> Graph:
-    """Build the encoder graph of ``spec`` and infer every node's shape and cost."""
+def build_graph(spec: Spec, *, check_budget: bool = True, limits: Limits = DEFAULT_LIMITS) -> Graph:
+    """Build the encoder graph of ``spec`` and infer every node's shape and cost; refuse
+    any size over ``limits`` (see :mod:`graphspec.limits`) before anything allocates it."""
     _check_layer_count(spec)
+    check_classes(spec.classes, spec.source.locate(("classes",)), limits)
     graph = Graph(spec.name)
     graph.add(
         Node(
@@ -47,13 +48,14 @@ def build_graph(spec: Spec, *, check_budget: bool = True) -> Graph:
         )
     )
     issues: list[SpecIssue] = []
-    wiring = _place_layers(graph, spec, issues)
+    wiring = _place_layers(graph, spec, issues, limits)
     issues += _wire(graph, wiring)
     if not issues:
         issues += _cycle_issues(graph)
     if issues:
         raise SpecError(issues)
     infer_shapes(graph)
+    enforce_limits(graph, limits)
     if check_budget:
         enforce_budget(graph, spec)
     return graph
@@ -68,7 +70,9 @@ def _check_layer_count(spec: Spec) -> None:
         )
 
 
-def _place_layers(graph: Graph, spec: Spec, issues: list[SpecIssue]) -> list[_Wiring]:
+def _place_layers(
+    graph: Graph, spec: Spec, issues: list[SpecIssue], limits: Limits
+) -> list[_Wiring]:
     """Add one node per layer of every stage copy; return what each wants to read."""
     smap = spec.source
     wiring: list[_Wiring] = []
@@ -96,7 +100,8 @@ def _place_layers(graph: Graph, spec: Spec, issues: list[SpecIssue]) -> list[_Wi
                     continue
                 if layer.name:
                     local[layer.name] = name
-                node = Node(name, _scaled_out(layer, spec), "encoder", smap.locate(path))
+                scaled = _scaled_out(layer, spec, smap.locate((*path, "out")), limits)
+                node = Node(name, scaled, "encoder", smap.locate(path))
                 node.stage = stage.stage
                 graph.add(node)
                 names = _requested_inputs(layer, local, previous)
@@ -174,7 +179,7 @@ def _wire(graph: Graph, wiring: list[_Wiring]) -> list[SpecIssue]:
     return issues
 
 
-def _scaled_out(op: Op, spec: Spec) -> Op:
+def _scaled_out(op: Op, spec: Spec, loc: SourceLocation, limits: Limits) -> Op:
     """Resolve ``out: classes`` and apply the width multiplier to every other ``out``."""
     out = getattr(op, "out", None)
     if out is None:
@@ -184,25 +189,15 @@ def _scaled_out(op: Op, spec: Spec) -> Op:
     elif spec.scale.width == 1.0:
         value = int(out)
     else:
-        value = max(1, round(int(out) * spec.scale.width))
-        groups = getattr(op, "groups", 1)
-        value = max(groups, value // groups * groups)  # keep scaled grouped convs valid
+        value = scaled_out(int(out), spec.scale.width, getattr(op, "groups", 1), loc, limits)
     return op.model_copy(update={"out": value})
 
 
 def _name_issue(name: str, loc: SourceLocation, what: str) -> SpecIssue | None:
-    if keyword.iskeyword(name) or name == INPUT:
-        return SpecIssue(
-            loc,
-            f"reserved {what} '{name}' (expected a name that is not a Python keyword or '{INPUT}')",
-        )
-    if name.startswith(RESERVED_PREFIXES):
-        return SpecIssue(
-            loc,
-            f"reserved {what} '{name}' (expected a name not starting with "
-            f"{', '.join(RESERVED_PREFIXES)}: the compiler names its layers so)",
-        )
-    return None
+    """The schema's name rule again, for specs assembled in Python without validation."""
+    problem = name_problem(name)
+    message = f"reserved {what} '{name}': {problem} (expected another name)"
+    return SpecIssue(loc, message) if problem else None
 
 
 def _suggest(name: str, names: list[str]) -> str:

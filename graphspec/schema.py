@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr
 
 from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
+from graphspec.ops.names import LayerName
 from graphspec.source import SourceMap
 
 MAX_REPEAT = 1000
@@ -35,9 +36,10 @@ class Scale(Strict):
 
 
 class Stage(Strict):
-    """A named group of layers, repeated ``repeat`` times in sequence."""
+    """A named group of layers, repeated ``repeat`` times in sequence (``stage`` follows
+    the layer-name rule of docs/limits.md)."""
 
-    stage: Name
+    stage: LayerName
     repeat: Annotated[int, Field(ge=1, le=MAX_REPEAT)] = 1
     layers: Annotated[list[Layer], Field(min_length=1)]
 

@@ -207,3 +207,35 @@ def test_tied_with_concat_skips_is_refused_at_the_skips_key() -> None:
     assert info.value.key_path == "decoder.skips"
     assert info.value.line == line
     assert "concat" in info.value.message
+
+
+def test_tied_where_channels_cannot_tie_is_refused_at_the_layer() -> None:
+    """Regression: such a conv silently got an untied learned mirror. Here the concat
+    doubles c1's 8 channels to 16, so dec_c3 (restoring the concat's width) hands 16
+    channels to c1's mirror, whose shared 8 -> 4 weight reads 8."""
+    text = textwrap.dedent(
+        """\
+        name: untieable
+        task: segmentation
+        input: {channels: 3, height: 16, width: 16}
+        classes: 2
+        encoder:
+          - stage: s
+            layers:
+              - {op: conv, out: 4, kernel: 3, padding: 1, name: c0}
+              - {op: conv, out: 8, kernel: 3, padding: 1, name: c1}
+              - {op: conv, out: 8, kernel: 3, padding: 1, name: c2}
+              - {op: concat, from: [c1, c2]}
+              - {op: maxpool, kernel: 2}
+              - {op: conv, out: 16, kernel: 3, padding: 1, name: c3}
+        decoder: {upsample: tied}
+        head: {type: segmentation}
+        """
+    )
+    with pytest.raises(SpecError) as info:
+        compile_graph(load_spec(text))
+    assert (info.value.line, info.value.key_path) == (9, "encoder[0].layers[1]")
+    assert info.value.message.startswith("layer c1: upsample: tied needs")
+    assert "8 -> 4 weight (got 16 channels)" in info.value.message
+    # The same network untied compiles: the widths only fail to *tie*.
+    compile_graph(load_spec(text.replace("upsample: tied", "upsample: unpool")))

@@ -224,13 +224,22 @@ def _learned_conv(m: DecoderBuilder, step: MirrorStep) -> None:
 
 
 def _tied_conv(m: DecoderBuilder, step: MirrorStep) -> None:
-    """A transposed conv sharing the encoder conv's weight (DeconvNet, tied); the first
-    conv, and a conv whose channels do not line up, get a learned mirror instead."""
+    """A transposed conv sharing the encoder conv's weight (DeconvNet, tied). The first
+    conv's mirror keeps its own width, so it is learned (documented); any other conv
+    whose channels cannot line up with its weight is an error, never a silent fallback."""
     op = step.node.op
     assert isinstance(op, Conv)
-    if step.before.name == INPUT or m.channels != step.node.shape[0]:
+    if step.before.name == INPUT:
         _learned_conv(m, step)
         return
+    if m.channels != step.node.shape[0]:
+        raise SpecError.at(
+            step.node.loc,
+            f"layer {step.node.name}: upsample: tied needs the decoder to reach it with the "
+            f"conv's {step.node.shape[0]} output channels, so the transposed conv can share "
+            f"its {step.node.shape[0]} -> {step.before.shape[0]} weight (got {m.channels} "
+            "channels); use upsample: unpool or transposed, or make the widths line up",
+        )
     up = transpose_of(op, step.width, m.size, step.target, step.node.loc)
     node = m.add(f"dec_{step.node.name}", up, step.node)
     node.tied_to = step.node.name

@@ -51,6 +51,7 @@ def mirror_decoder(graph: Graph, spec: Spec) -> Graph:
         )
     graph = graph.copy()
     chain = main_chain(graph)
+    _refuse_vectors(graph, chain)
     downs = {i for i in range(1, len(chain)) if _shrinks(graph, chain[i - 1], chain[i])}
     if not downs:
         return graph
@@ -74,6 +75,21 @@ def main_chain(graph: Graph) -> list[str]:
     while chain[-1] != INPUT:
         chain.append(graph.inputs_of(chain[-1])[0])
     return chain[::-1]
+
+
+def _refuse_vectors(graph: Graph, chain: list[str]) -> None:
+    """A decoder restores feature maps, so it cannot undo a flatten: say so at the layer
+    (``fc_to_conv`` turns flatten + linear into convs for segmentation and SSD)."""
+    for name in chain:
+        node = graph[name]
+        if len(node.shape) != 3:
+            raise SpecError.at(
+                node.loc,
+                f"decoder cannot mirror '{name}': its {node.op.op} makes a vector of "
+                f"{node.shape[0]:,} values and a decoder restores feature maps (expected "
+                "C x H x W maps up to the encoder's output; remove the flatten/linear "
+                "layers, or use task: segmentation, which turns them into convs)",
+            )
 
 
 def _shrinks(graph: Graph, before: str, name: str) -> bool:

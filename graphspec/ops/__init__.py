@@ -21,7 +21,6 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from graphspec.ops.base import (
-    IDENT,
     MAX_INT,
     MirrorRule,
     Op,
@@ -41,6 +40,7 @@ from graphspec.ops.conv import Conv, ConvTranspose
 from graphspec.ops.dense import Flatten, Linear
 from graphspec.ops.ir import AnchorRows, ConcatRows, Input, L2Norm, MaxUnpool, Reshape
 from graphspec.ops.merge import Add, Concat
+from graphspec.ops.names import IDENT
 from graphspec.ops.norm import BatchNorm
 from graphspec.ops.pointwise import GELU, Dropout, LeakyReLU, ReLU, Sigmoid, SiLU
 from graphspec.ops.pool import AdaptiveAvgPool, AvgPool, MaxPool

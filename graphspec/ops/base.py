@@ -18,9 +18,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from graphspec.ops.names import LayerName
+
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
-IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_INT = 2**31 - 1  # sizes beyond PyTorch's int32 indexing are typos, and keep floats finite
 
 
@@ -145,7 +146,9 @@ def forget_op(name: str) -> None:
 
 class Op(Strict):
     """Common fields: ``op`` (the op's one name, the discriminator in YAML), an optional
-    ``name`` (for references) and ``from`` (inputs other than the previous layer).
+    ``name`` (for references; not a keyword, ``input``, an ``nn.Module`` attribute such as
+    ``forward``, ``__``-prefixed or a compiler prefix: see docs/limits.md) and ``from``
+    (inputs other than the previous layer).
 
     Traits, read by the graph builder and the passes:
 
@@ -163,7 +166,7 @@ class Op(Strict):
     keeps_size: ClassVar[bool] = False
     mirror: ClassVar[MirrorRule] = "none"
     op: str
-    name: Annotated[str, Field(pattern=IDENT)] | None = None
+    name: LayerName | None = None
     from_: str | list[str] | None = Field(default=None, alias="from")
 
     @classmethod
