@@ -1,6 +1,6 @@
 """The graph IR: a DAG of typed :class:`Node` values, in the spirit of ``torch.fx``.
 
-A :class:`Graph` holds nodes by name and the wiring between them (networkx inside, with
+A :class:`Graph` holds nodes by name and the wiring between them (adjacency maps, with
 each edge's ``port``: the position of the source among the target's inputs). Every fact
 the builder or a pass records about a node is a named, typed field of :class:`Node`, and
 graph-level results (the output node, the outputs of a detection head, the head's anchor
@@ -10,13 +10,10 @@ the graph and rewrite the copy, so a compiled graph never shares nodes with its 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
-
-import networkx as nx
 
 from graphspec.errors import SourceLocation
 from graphspec.ops import Op, Shape
@@ -95,7 +92,13 @@ class DetectionHead:
 
 
 class Graph:
-    """A DAG of :class:`Node` by name, with graph-level results as typed fields."""
+    """A DAG of :class:`Node` by name, with graph-level results as typed fields.
+
+    The wiring is two adjacency maps, ``succ[src][dst]`` and ``pred[dst][src]``, each
+    holding the edge's port, in insertion order: networkx's layout, without its
+    per-call overhead (a 10,000-layer compile added nodes at ~15 us each), and with the
+    same iteration orders, so execution order, summaries and generated code are
+    unchanged."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -104,25 +107,27 @@ class Graph:
         self.outputs: tuple[str, ...] = ()
         """Several returned values (SSD: scores, offsets); empty means ``(output,)``."""
         self.detection: DetectionHead | None = None
-        self._dag = nx.DiGraph()
+        self._nodes: dict[str, Node] = {}
+        self._succ: dict[str, dict[str, int]] = {}
+        self._pred: dict[str, dict[str, int]] = {}
 
     # -- reading -------------------------------------------------------------------
     def __getitem__(self, name: str) -> Node:
-        return self._dag.nodes[name]["node"]
+        return self._nodes[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._dag
+        return name in self._nodes
 
     def __iter__(self) -> Iterator[Node]:
         """Nodes in insertion order (builder order, then each pass's additions)."""
-        return (data["node"] for _, data in self._dag.nodes(data=True))
+        return iter(list(self._nodes.values()))
 
     def __len__(self) -> int:
-        return len(self._dag)
+        return len(self._nodes)
 
     @property
     def names(self) -> list[str]:
-        return list(self._dag.nodes)
+        return list(self._nodes)
 
     @property
     def results(self) -> tuple[str, ...]:
@@ -131,51 +136,89 @@ class Graph:
 
     def inputs_of(self, name: str) -> list[str]:
         """The node's inputs in port order."""
-        edges = sorted(self._dag.in_edges(name, data="port"), key=lambda e: e[2])
-        return [src for src, _, _ in edges]
+        preds = self._pred[name]
+        if len(preds) == 1:
+            return list(preds)
+        return sorted(preds, key=preds.__getitem__)
 
     def input_shapes(self, name: str) -> list[Shape]:
-        return [self[p].shape for p in self.inputs_of(name)]
+        return [self._nodes[p].shape for p in self.inputs_of(name)]
 
     def consumers(self, name: str) -> list[str]:
-        return list(self._dag.successors(name))
+        return list(self._succ[name])
 
     def topological(self) -> list[Node]:
-        """Nodes in an execution order (ties broken by insertion order)."""
-        return [self[n] for n in nx.topological_sort(self._dag)]
+        """Nodes in an execution order: Kahn's algorithm by generations, as networkx's
+        ``topological_sort`` orders them (ties broken by insertion order)."""
+        indegree = {n: len(p) for n, p in self._pred.items() if p}
+        generation = [n for n, p in self._pred.items() if not p]
+        order: list[str] = []
+        while generation:
+            order += generation
+            following = []
+            for name in generation:
+                for child in self._succ[name]:
+                    indegree[child] -= 1
+                    if not indegree[child]:
+                        following.append(child)
+                        del indegree[child]
+            generation = following
+        if indegree:
+            raise ValueError(f"graph {self.name!r} has a cycle")
+        return [self._nodes[n] for n in order]
 
     def ancestors(self, names: Iterable[str]) -> set[str]:
         """``names`` and every node they depend on."""
         found = set(names)
-        for name in list(found):
-            found |= nx.ancestors(self._dag, name)
+        todo = list(found)
+        while todo:
+            for pred in self._pred[todo.pop()]:
+                if pred not in found:
+                    found.add(pred)
+                    todo.append(pred)
         return found
 
     def find_cycle(self) -> list[tuple[str, str]]:
-        """The edges of one cycle, or ``[]`` for a DAG."""
+        """The edges of one cycle, or ``[]`` for a DAG (networkx finds which, only when
+        there is one, so the cycle reported is the one it always reported)."""
         try:
-            return [(a, b) for a, b, *_ in nx.find_cycle(self._dag)]
-        except nx.NetworkXNoCycle:
+            self.topological()
             return []
+        except ValueError:
+            pass
+        import networkx as nx  # only for a graph with a cycle: it picks the one reported
+
+        dag = nx.DiGraph()
+        dag.add_nodes_from(self._nodes)
+        dag.add_edges_from((s, d) for s, succ in self._succ.items() for d in succ)
+        return [(a, b) for a, b, *_ in nx.find_cycle(dag)]
 
     # -- writing -------------------------------------------------------------------
     def add(self, node: Node, inputs: Sequence[str] = ()) -> Node:
         """Add ``node`` reading ``inputs`` (in port order); return it."""
-        self._dag.add_node(node.name, node=node)
+        if node.name not in self._nodes:
+            self._succ[node.name] = {}
+            self._pred[node.name] = {}
+        self._nodes[node.name] = node
         for port, src in enumerate(inputs):
             self.connect(src, node.name, port)
         return node
 
     def connect(self, src: str, dst: str, port: int) -> None:
-        self._dag.add_edge(src, dst, port=port)
+        self._succ[src][dst] = port
+        self._pred[dst][src] = port
+
+    def _disconnect(self, src: str, dst: str) -> None:
+        del self._succ[src][dst]
+        del self._pred[dst][src]
 
     def reroute_consumers(self, old: str, new: str) -> None:
         """Make every reader of ``old`` read ``new`` instead, on the same port."""
-        for _, succ, port in list(self._dag.out_edges(old, data="port")):
+        for succ, port in list(self._succ[old].items()):
             if succ == new:
                 continue
-            self._dag.remove_edge(old, succ)
-            self._dag.add_edge(new, succ, port=port)
+            self._disconnect(old, succ)
+            self.connect(new, succ, port)
         if self.output == old:
             self.output = new
 
@@ -183,18 +226,29 @@ class Graph:
         """Remove a one-input node, wiring its input to each of its readers."""
         (pred,) = self.inputs_of(name)
         self.reroute_consumers(name, pred)
-        self._dag.remove_node(name)
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        for succ in self._succ.pop(name):
+            del self._pred[succ][name]
+        for pred in self._pred.pop(name):
+            del self._succ[pred][name]
+        del self._nodes[name]
 
     def keep_only(self, names: set[str]) -> None:
         """Drop every node not in ``names``."""
-        self._dag.remove_nodes_from([n for n in list(self._dag) if n not in names])
+        for name in [n for n in self._nodes if n not in names]:
+            self._remove(name)
 
     def copy(self) -> Graph:
         """A copy whose nodes can be rewritten without touching this graph (ops are frozen
-        models, so they are shared)."""
+        models, so they are shared; a node's other fields are immutable values)."""
         new = Graph(self.name)
         new.output, new.outputs, new.detection = self.output, self.outputs, self.detection
-        for name, data in self._dag.nodes(data=True):
-            new._dag.add_node(name, node=dataclasses.replace(data["node"]))
-        new._dag.add_edges_from(self._dag.edges(data=True))
+        for name, node in self._nodes.items():
+            clone = object.__new__(Node)
+            clone.__dict__.update(node.__dict__)
+            new._nodes[name] = clone
+        new._succ = {n: dict(s) for n, s in self._succ.items()}
+        new._pred = {n: dict(p) for n, p in self._pred.items()}
         return new

@@ -13,12 +13,14 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from graphspec.errors import KeyPath, SourceLocation, SpecError, SpecIssue
+from graphspec.gc_pause import paused_gc
 from graphspec.ops import spec_ops
 from graphspec.ops.base import _did_you_mean
 from graphspec.schema import Head, Spec
 from graphspec.source import SourceMap, read_yaml
 
 
+@paused_gc()  # many small objects that live on: see graphspec.gc_pause
 def load_spec(source: str | os.PathLike[str], *, file: str | None = None) -> Spec:
     """Load and validate a spec from a path or from YAML text.
 
@@ -134,7 +136,7 @@ def _issue(err: dict[str, Any], data: Any, smap: SourceMap) -> SpecIssue:
         return SpecIssue(smap.locate(path), f"missing required key '{missing}'")
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _union_issue(kind, ctx, path, data, smap)
-    if kind in ("pair", "width"):
+    if kind in ("pair", "width", "name"):
         return SpecIssue(smap.locate(path), err["msg"])
     if kind in _TYPE_WORDS:
         message = f"wrong type (expected {_TYPE_WORDS[kind]}, got {got})"

@@ -1,13 +1,17 @@
 """Shape inference: output shape, parameters, FLOPs, receptive field and cumulative stride
 of every node, from its op's exact PyTorch size rule.
 
-The builder infers each node as it is wired; passes call :func:`infer_node` on the nodes
-they add (their inputs are already known), or :func:`infer_shapes` after a rewrite that
-changes inputs of existing nodes.
+Inference is one topological sweep: each node's results (the receptive field included)
+come from its inputs' results, never by walking back to the image. The builder infers
+every node once; passes then infer only what they touch: :func:`infer_node` for a node
+they add (its inputs are known), :func:`infer_changed` after rewiring or rewriting
+existing nodes (it follows the change downstream only as far as results change), so a
+compile never re-runs inference over the whole graph.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 
 from graphspec.errors import SpecError
@@ -20,6 +24,24 @@ def infer_shapes(graph: Graph) -> Graph:
     that cannot run."""
     for node in graph.topological():
         infer_node(graph, node.name)
+    return graph
+
+
+def infer_changed(graph: Graph, changed: Iterable[str]) -> Graph:
+    """Re-infer the ``changed`` nodes (a new op, new inputs) and, in execution order, each
+    reader of a node whose shape, receptive field or stride came out different. The
+    result equals :func:`infer_shapes` over the whole graph: a node that is not re-inferred
+    has the inputs and op it was last inferred with."""
+    dirty = set(changed)
+    if not dirty:
+        return graph
+    for node in graph.topological():
+        if node.name not in dirty:
+            continue
+        before = (node.shape, node.rf, node.jump)
+        infer_node(graph, node.name)
+        if (node.shape, node.rf, node.jump) != before:
+            dirty.update(graph.consumers(node.name))
     return graph
 
 
@@ -56,8 +78,11 @@ def receptive_field(
         return (1, 1), (Fraction(1), Fraction(1))
     if len(shape) != 3 or any(p.rf is None or p.jump is None for p in preds):
         return None, None
-    rf = (max(p.rf[0] for p in preds), max(p.rf[1] for p in preds))  # type: ignore[index]
-    jump = (min(p.jump[0] for p in preds), min(p.jump[1] for p in preds))  # type: ignore[index]
+    if len(preds) == 1:
+        rf, jump = preds[0].rf, preds[0].jump
+    else:
+        rf = (max(p.rf[0] for p in preds), max(p.rf[1] for p in preds))  # type: ignore[index]
+        jump = (min(p.jump[0] for p in preds), min(p.jump[1] for p in preds))  # type: ignore[index]
     window = op.window()
     if window is None:
         return rf, jump

@@ -1,29 +1,38 @@
 """Safe YAML reading that remembers where every value came from.
 
-PyYAML's ``SafeLoader`` is used only to *compose* the document into nodes, which carry
-source marks; the nodes are then turned into plain Python values here. Only the YAML core
-types (mappings, sequences, strings, numbers, booleans, null) are accepted, so tags such
-as ``!!python/object`` are refused before anything could be constructed, and a spec can
-never run code. Alias expansion is bounded so a "billion laughs" document cannot hang us.
+PyYAML is used only to *parse* the text into events (libyaml's C parser when PyYAML has
+it, else the pure-Python one); :mod:`graphspec.composer` turns the events into plain
+values with a source mark per key path, checking every limit as it goes. Only the YAML
+core types (mappings, sequences, strings, numbers, booleans, null) are accepted, so tags
+such as ``!!python/object`` are refused before anything could be constructed, and a spec
+can never run code. Nesting depth and alias expansion are bounded *while* parsing, so
+neither 5,000 unclosed ``[`` nor a "billion laughs" document can hang us. Both parsers
+give the same values and the same errors: a syntax error found by libyaml is re-read by
+the pure-Python parser, whose wording is the one users see.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
+from graphspec.composer import MAX_DEPTH, MAX_NODES, Composer, DepthError
 from graphspec.errors import KeyPath, SourceLocation, SpecError
+from graphspec.gc_pause import paused_gc
 
-_CORE = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null")}
-_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_TAG_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "null": "null"}
-MAX_NODES = 200_000
-MAX_DEPTH = 64
 MAX_BYTES = 512_000  # PyYAML's pure-Python parser takes ~15 us per byte
+Parser = Literal["c", "python"]
+PARSERS: tuple[Parser, ...] = ("c", "python") if yaml.__with_libyaml__ else ("python",)
+"""The parsers this PyYAML offers, fastest first (``c``: libyaml)."""
+_LOADERS: dict[str, type] = {"python": yaml.SafeLoader}
+if yaml.__with_libyaml__:
+    _LOADERS["c"] = yaml.CSafeLoader
+
+_FLOW_OPEN = re.compile(r"[\[{]")
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "PARSERS", "SourceMap", "read_yaml"]
 
 
 @dataclass
@@ -51,126 +60,110 @@ class SourceMap:
         return SourceLocation(self.file, 1, 1, path)
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+@paused_gc()  # events and values that live on: see graphspec.gc_pause
+def read_yaml(
+    text: str, file: str = "<spec>", *, parser: Parser | None = None
+) -> tuple[Any, SourceMap]:
+    """Parse one YAML document into plain values and a :class:`SourceMap`.
 
-
-class _Reader:
-    def __init__(self, file: str) -> None:
-        self.source = SourceMap(file)
-        self.count = 0
-        self._scalars = yaml.constructor.SafeConstructor()
-
-    def error(self, node: yaml.Node, path: KeyPath, message: str) -> SpecError:
-        line, col = _mark(node)
-        return SpecError.at(SourceLocation(self.source.file, line, col, path), message)
-
-    def value(self, node: yaml.Node, path: KeyPath, depth: int) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise self.error(
-                node,
-                path,
-                f"document too large (expected at most {MAX_NODES} "
-                "values after expanding aliases, got more)",
-            )
-        if depth > MAX_DEPTH:
-            raise self.error(
-                node, path, f"nesting too deep (expected at most {MAX_DEPTH} levels, got more)"
-            )
-        self.source.values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != f"{_CORE}map":
-                raise self._bad_tag(node, path)
-            return self.mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != f"{_CORE}seq":
-                raise self._bad_tag(node, path)
-            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if node.tag not in _SCALAR_TAGS:
-            raise self._bad_tag(node, path)
-        if node.tag == f"{_CORE}str" and node.style is None and _EXPONENT.match(node.value):
-            return float(node.value)  # YAML 1.2 reads 1e-2 as a number; PyYAML (1.1) does not
-        try:
-            return self._scalars.construct_object(node)
-        except Exception:  # noqa: BLE001 - PyYAML raises KeyError/IndexError/ValueError here
-            tag = node.tag.replace(_CORE, "!!")
-            word = _TAG_WORDS.get(tag[2:], tag[2:])
-            raise self.error(
-                node, path, f"invalid value for {tag} (expected {word}, got {node.value!r})"
-            ) from None
-
-    def mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == f"{_CORE}merge":
-                raise self.error(
-                    key_node,
-                    path,
-                    "merge keys (<<) are not supported (expected plain keys, got '<<')",
-                )
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != f"{_CORE}str":
-                if isinstance(key_node, yaml.ScalarNode):  # never constructed: tags may be hostile
-                    shown = f"{key_node.tag.replace(_CORE, '!!')} {key_node.value!r}"
-                else:
-                    shown = "a " + type(key_node).__name__.replace("Node", "").lower()
-                raise self.error(
-                    key_node, path, f"invalid key (expected a string key, got {shown})"
-                )
-            key = key_node.value
-            if key in out:
-                raise self.error(
-                    key_node,
-                    (*path, key),
-                    f"duplicate key '{key}' (expected each key once per mapping, got it twice)",
-                )
-            self.source.keys[(*path, key)] = _mark(key_node)
-            out[key] = self.value(value_node, (*path, key), depth + 1)
-        return out
-
-    def _bad_tag(self, node: yaml.Node, path: KeyPath) -> SpecError:
-        tag = node.tag.replace(_CORE, "!!")
-        return self.error(
-            node,
-            path,
-            f"unsupported YAML tag '{tag}' (expected plain values, "
-            "lists and mappings; a spec never constructs objects)",
-        )
-
-
-def read_yaml(text: str, file: str = "<spec>") -> tuple[Any, SourceMap]:
-    """Parse one YAML document into plain values and a :class:`SourceMap`."""
+    ``parser`` picks the event source (default: the first of :data:`PARSERS`); every
+    choice gives the same result and the same errors."""
     if len(text) > MAX_BYTES:
         raise SpecError.at(
             SourceLocation(file),
             f"file too large (expected at most {MAX_BYTES} bytes, got {len(text)})",
         )
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, file) from None
-    except yaml.reader.ReaderError as exc:
-        before = text[: exc.position]
-        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
-        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise SpecError.at(
-            SourceLocation(file, line, column),
-            f"invalid character (expected printable text, got control character #x{code:04x})",
-        ) from None
-    except yaml.YAMLError as exc:
-        text_ = " ".join(str(exc).split())
-        raise SpecError.at(SourceLocation(file), f"invalid YAML ({text_})") from None
-    except RecursionError:
-        raise SpecError.at(SourceLocation(file), "invalid YAML (nesting too deep)") from None
-    if root is None:
+    chosen = parser or PARSERS[0]
+    prefix = _deep_prefix(text)
+    if prefix is not None:
+        try:
+            _compose_with(prefix, file, chosen)
+        except DepthError:
+            raise
+        except (SpecError, yaml.YAMLError):
+            pass  # the cut was not clean: read the whole text
+    composed = _compose_with(text, file, chosen)
+    if composed is None:
         raise SpecError.at(
             SourceLocation(file),
             "empty spec (expected a mapping with keys "
             "name, input, classes, encoder, got an empty document)",
         )
-    reader = _Reader(file)
-    data = reader.value(root, (), 0)
-    return data, reader.source
+    data, source = composed
+    return data, source
+
+
+def _compose_with(text: str, file: str, parser: str) -> tuple[Any, SourceMap] | None:
+    """Compose with ``parser``; if libyaml finds a YAML error, the pure-Python parser
+    re-reads the text, so the message (or the result) is the same for both parsers."""
+    try:
+        return _compose(text, file, parser)
+    except yaml.YAMLError:
+        if parser == "python":
+            raise
+        return _compose(text, file, "python")
+
+
+def _deep_prefix(text: str) -> str | None:
+    """The text up to the flow collection that nests deeper than ``MAX_DEPTH``, when one
+    line opens more than ``MAX_DEPTH`` of them and no ``:`` follows (so the cut changes
+    none of the parser's events before it); else ``None``.
+
+    Both parsers look up to 1,024 characters ahead for a ``:`` after each ``[`` or ``{``,
+    at a cost that grows with the nesting (and libyaml stops at 1,000 levels), so
+    thousands of unclosed brackets on one line would take the pure-Python parser a
+    fifth of a second before the composer's depth check could run; the prefix fails in
+    well under a millisecond. Only a depth error of the prefix is taken as the answer."""
+    limit = MAX_DEPTH + 2
+    if text.count("[") + text.count("{") < limit:
+        return None
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if line.count("[") + line.count("{") >= limit:
+            opens = [m.start() for m in _FLOW_OPEN.finditer(line)]
+            if ":" not in line[opens[0] :]:
+                return text[: offset + opens[limit - 1] + 1]
+        offset += len(line)
+    return None
+
+
+def _compose(text: str, file: str, parser: str) -> tuple[Any, SourceMap] | None:
+    """Compose with one parser; YAML errors of the C parser propagate (to be re-read)."""
+    try:
+        if yaml.reader.Reader.NON_PRINTABLE.search(text):
+            yaml.reader.Reader(text)  # raises the ReaderError with its position
+        composer = Composer(_LOADERS[parser](text), file)
+        try:
+            out = composer.compose()
+        except DepthError:
+            raise
+        except SpecError:
+            composer.drain()  # a syntax error further on is reported first
+            raise
+    except yaml.MarkedYAMLError as exc:
+        if parser != "python":
+            raise
+        raise _syntax_error(exc, file) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
+    except yaml.YAMLError as exc:
+        if parser != "python":
+            raise
+        text_ = " ".join(str(exc).split())
+        raise SpecError.at(SourceLocation(file), f"invalid YAML ({text_})") from None
+    if not out.values:
+        return None
+    return out.data, SourceMap(file, out.values, out.keys)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> SpecError:
+    before = text[: exc.position]
+    line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return SpecError.at(
+        SourceLocation(file, line, column),
+        f"invalid character (expected printable text, got control character #x{code:04x})",
+    )
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from compiler.emit.modules import module_call
 from graphspec import INPUT, Graph, SpecError
+from graphspec.gc_pause import paused_gc
 from graphspec.ops import MaxPool, MaxUnpool
 
 
@@ -59,6 +60,7 @@ def plan_steps(graph: Graph) -> list[Step]:
 class GraphNet(nn.Module):
     """A network built from a graphspec graph IR."""
 
+    @paused_gc()  # hundreds of modules and tensors that live on: see graphspec.gc_pause
     def __init__(self, graph: Graph) -> None:
         super().__init__()
         self.spec_name: str = graph.name

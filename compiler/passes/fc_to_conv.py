@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from graphspec import Graph, Spec, infer_shapes
+from graphspec import Graph, Spec
 from graphspec.ops import Conv, Flatten, Linear, Shape
+from graphspec.shapes import infer_changed
 
 
 def fc_to_conv(graph: Graph, spec: Spec | None = None) -> Graph:
@@ -29,9 +30,10 @@ def fc_to_conv(graph: Graph, spec: Spec | None = None) -> Graph:
         assert isinstance(op, Linear)
         node.op = Conv(out=op.out, kernel=(map_shape[1], map_shape[2]), bias=op.bias, name=op.name)
         node.from_linear = map_shape
+    rewired = [reader for name in flattens for reader in graph.consumers(name)]
     for name in flattens:
         graph.bypass(name)
-    return infer_shapes(graph)
+    return infer_changed(graph, [*plans, *rewired])
 
 
 def _conversion_plan(graph: Graph) -> tuple[dict[str, Shape], set[str]]:
