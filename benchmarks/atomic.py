@@ -4,20 +4,86 @@ A sweep can be killed at any moment (Ctrl-C, SIGTERM from a scheduler, the OOM k
 readers (a report, a resumed sweep, another shard) must never see half a file. Every file the
 harness writes for later reading goes through :func:`atomic_write`, so on POSIX a reader sees
 either the old or the new complete file.
+
+Disk faults (a full disk, a read-only folder, a path that is a file) surface as one
+:class:`WriteError` naming the path and the reason, so the command line can print one line
+and exit 1 instead of a traceback. The temp file is gone whatever happened.
+:func:`write_text_if_changed` leaves a file (and its mtime) alone when its content would not
+change, so resuming a finished run writes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_text", "remove_stale_temp_files"]
+__all__ = [
+    "DISK_FAULTS",
+    "WriteError",
+    "atomic_write",
+    "atomic_write_text",
+    "ensure_dir",
+    "is_disk_fault",
+    "remove_stale_temp_files",
+    "write_text_if_changed",
+]
 
 _TMP_SUFFIX = ".tmp"
+
+DISK_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+"""errno values that mean the disk, not the job, is at fault: a sweep stops on them."""
+
+
+class WriteError(OSError):
+    """A file or folder of a run could not be written: ``cannot write PATH: REASON``.
+
+    An OSError subclass, so code that already handles OSError keeps working; ``errno`` is
+    the original one (None when the cause had none).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, code: int | None = None) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+        self.code = code
+
+    @classmethod
+    def wrap(cls, path: str | os.PathLike[str], exc: OSError) -> WriteError:
+        """The WriteError of ``exc`` at ``path`` (``exc`` itself if it already is one)."""
+        if isinstance(exc, WriteError):
+            return exc
+        return cls(path, exc.strerror or str(exc) or type(exc).__name__, exc.errno)
+
+
+def is_disk_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is a disk fault rather than a job's own failure.
+
+    Any WriteError counts (the run folder cannot take the job's files), and so does a bare
+    OSError with a DISK_FAULTS errno raised by code that does not use :func:`atomic_write`.
+    """
+    return isinstance(exc, WriteError) or (isinstance(exc, OSError) and exc.errno in DISK_FAULTS)
+
+
+def ensure_dir(path: str | os.PathLike[str]) -> Path:
+    """Create folder ``path`` (and parents) if needed; a WriteError if it cannot be one.
+
+    An existing file there is reported as such rather than as a bare FileExistsError.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise WriteError(path, "it is a file, not a folder", errno.ENOTDIR)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a parent is a file
+        raise WriteError(path, "a parent is a file, not a folder", errno.ENOTDIR) from exc
+    except OSError as exc:
+        raise WriteError.wrap(path, exc) from exc
+    return path
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -46,9 +112,19 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], object], *, binary: bool
     """Write ``path`` via temp file + fsync + os.replace; ``write(handle)`` fills the file.
 
     On any error (including KeyboardInterrupt) the temp file is removed and ``path`` keeps its
-    old content, so readers only ever see the old or the new complete file.
+    old content, so readers only ever see the old or the new complete file. An OSError
+    (full disk, read-only folder) is raised as a :class:`WriteError` naming ``path``.
     """
     path = Path(path)
+    try:
+        _write_replace(path, write, binary)
+    except OSError as exc:
+        raise WriteError.wrap(path, exc) from exc
+    _fsync_dir(path.parent)
+
+
+def _write_replace(path: Path, write: Callable[[IO[Any]], object], binary: bool) -> None:
+    """Temp file, fill, fsync, replace; the temp file is removed on any failure."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, _target_mode(path))
@@ -63,12 +139,25 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], object], *, binary: bool
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Atomically replace ``path`` with ``text`` (UTF-8)."""
     atomic_write(path, lambda handle: handle.write(text))
+
+
+def write_text_if_changed(path: Path, text: str) -> bool:
+    """Atomically write ``text`` unless ``path`` already holds exactly it; True if written.
+
+    Keeps a finished run's files (and mtimes) untouched on resume, which also lets a resume
+    of a finished run succeed in a read-only folder.
+    """
+    path = Path(path)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    atomic_write_text(path, text)
+    return True
 
 
 def remove_stale_temp_files(path: Path) -> None:

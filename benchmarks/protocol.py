@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.atomic import atomic_write_text
+from benchmarks.atomic import atomic_write_text, ensure_dir
 from benchmarks.train_config import TrainConfig
 
 __all__ = [
@@ -170,12 +170,35 @@ def collect_protocol(
     )
 
 
+_MOMENT_FIELDS = ("date", "load_avg")
+"""Fields that differ from one start to the next even when the protocol is the same."""
+
+
+def _same_protocol(path: Path, payload: Mapping[str, Any]) -> bool:
+    """Whether ``path`` records ``payload`` up to the moment it was taken (date, load)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(old, dict):
+        return False
+    new = json.loads(json.dumps(payload))
+    return all(old.get(k) == v for k, v in new.items() if k not in _MOMENT_FIELDS) and set(
+        old
+    ) == set(new)
+
+
 def write_protocol(run_dir: str | Path, protocol: Protocol) -> Path:
-    """Atomically write ``RUN_DIR/protocol.json``; returns its path."""
+    """Atomically write ``RUN_DIR/protocol.json``; returns its path.
+
+    Left untouched when it already records the same protocol (only the date and load average
+    would change), so a resumed run writes nothing and keeps its first start's date.
+    """
     path = Path(run_dir) / PROTOCOL_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     payload = {"version": _VERSION, **dataclasses.asdict(protocol)}
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+    if not _same_protocol(path, payload):
+        atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
     return path
 
 

@@ -12,20 +12,31 @@ protocol.json, and writes the report's files.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from benchmarks.aggregate import aggregate_seeds
-from benchmarks.atomic import atomic_write
+from benchmarks.atomic import atomic_write, atomic_write_text, ensure_dir
 from benchmarks.protocol import read_protocol
 from benchmarks.report_html import render_html
 from benchmarks.report_markdown import render_markdown
 from benchmarks.report_sections import build_sections
+from benchmarks.results import ResultsFileError, ResultsRepairWarning, ResultsStore
+from benchmarks.results_io import read_csv_checked, read_parquet_checked, rows_to_frame
 
-__all__ = ["KEY_COLUMNS", "read_results", "merge_results", "run_dir_of", "write_report"]
+__all__ = [
+    "KEY_COLUMNS",
+    "read_results",
+    "merge_results",
+    "report_is_current",
+    "run_dir_of",
+    "write_report",
+]
 
 KEY_COLUMNS = ("spec", "spec_hash", "image_size", "epochs", "seed", "device")
 """Columns identifying one run; rows repeating them across shards are duplicates."""
@@ -34,19 +45,63 @@ RESULT_FILES = ("results.parquet", "results.csv")
 SUMMARY_NAME = "summary.csv"
 
 
+def _warn(problems: Sequence[str]) -> None:
+    """One warning per damaged-file problem; the report leaves the run's files as they are."""
+    for problem in problems:
+        warnings.warn(
+            f"{problem} (the report uses the good rows; the next bench run repairs the file)",
+            ResultsRepairWarning,
+            stacklevel=3,
+        )
+
+
+def _read_plain(target: Path) -> pd.DataFrame:
+    """A results file as pandas reads it (for tables without job keys, e.g. hand-made)."""
+    return pd.read_parquet(target) if target.suffix == ".parquet" else pd.read_csv(target)
+
+
+def _read_checked(target: Path) -> pd.DataFrame | None:
+    """Rows cross-checked like the sweep's store (:meth:`ResultsStore.check`) when damaged,
+    None when intact; a ResultsFileError (naming the file) when it cannot be read."""
+    if target.is_dir():
+        found = ResultsStore(target).check()
+        problems = found.problems
+    else:
+        reader = read_parquet_checked if target.suffix == ".parquet" else read_csv_checked
+        try:
+            found = reader(target)
+        except Exception as exc:
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            raise ResultsFileError(f"cannot read results file {target}: {reason}") from exc
+        problems = [f"{target}: {problem}" for problem in found.problems]
+    _warn(problems)
+    return rows_to_frame(found.rows) if problems else None
+
+
 def read_results(path: str | Path) -> pd.DataFrame:
-    """Read a results file, or a run directory's results.parquet (preferred) / results.csv."""
+    """Read a results file, or a run directory's results.parquet (preferred) / results.csv.
+
+    Files written by the sweep are cross-checked: a damaged one warns and yields its good
+    rows, one beyond repair is a ResultsFileError naming it, never a pyarrow traceback.
+    A table without a ``job_key`` column (not the sweep's) is read as it is.
+    """
     target = Path(path)
+    plain = target
     if target.is_dir():
         found = [target / name for name in RESULT_FILES if (target / name).is_file()]
         if not found:
             raise FileNotFoundError(f"no {' or '.join(RESULT_FILES)} in {target}")
-        target = found[0]
-    if target.suffix == ".parquet":
-        return pd.read_parquet(target)
-    if target.suffix == ".csv":
-        return pd.read_csv(target)
-    raise ValueError(f"unsupported results file {target} (expected .parquet or .csv)")
+        plain = found[0]
+    elif target.suffix not in (".parquet", ".csv"):
+        raise ValueError(f"unsupported results file {target} (expected .parquet or .csv)")
+    try:
+        checked = _read_checked(target)
+    except ResultsFileError as exc:
+        try:
+            return _read_plain(plain)
+        except Exception:
+            raise exc from None
+    return checked if checked is not None else _read_plain(plain)
 
 
 def merge_results(paths: list[Path]) -> pd.DataFrame:
@@ -93,8 +148,7 @@ def write_report(
         df, default_title = read_results(results), f"Benchmark report: {Path(results).name}"
         dirs = [Path(d) for d in run_dirs] if run_dirs is not None else [run_dir_of(results)]
     title = title or default_title
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_dir(out_dir)
     protocols = [p for p in (read_protocol(run_dir_of(d)) for d in dirs) if p is not None]
     content = build_sections(df, out_dir, tolerance, [run_dir_of(d) for d in dirs], protocols)
 
@@ -103,11 +157,26 @@ def write_report(
         for chart in section.charts:
             written[chart.png.name], written[chart.svg.name] = chart.png, chart.svg
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    md_path.write_text(render_markdown(title, content), encoding="utf-8")
-    html_path.write_text(render_html(title, content), encoding="utf-8")
+    atomic_write_text(md_path, render_markdown(title, content))
+    atomic_write_text(html_path, render_html(title, content))
     written[md_path.name], written[html_path.name] = md_path, html_path
     written[SUMMARY_NAME] = _write_summary(df, out_dir / SUMMARY_NAME)
     return written
+
+
+def report_is_current(run_dir: str | Path, out_dir: str | Path) -> bool:
+    """Whether ``out_dir/report.html`` is newer than every input file of ``run_dir``.
+
+    A resume that ran nothing then skips the report, so it writes no file at all (and works
+    in a read-only run folder).
+    """
+    html = Path(out_dir) / "report.html"
+    inputs = [Path(run_dir) / name for name in (*RESULT_FILES, "protocol.json", "sweep.json")]
+    try:
+        written = html.stat().st_mtime_ns
+        return all(p.stat().st_mtime_ns <= written for p in inputs if os.path.exists(p))
+    except OSError:
+        return False
 
 
 def _write_summary(df: pd.DataFrame, path: Path) -> Path:

@@ -11,7 +11,16 @@ complete, parseable snapshot:
 * appends take an exclusive ``fcntl.flock`` on ``.results.lock`` and re-read, merge and write
   under it, so several processes (shards pointed at one run dir) never lose each other's rows;
 * rows are keyed by ``job_key``: appending a row whose key exists replaces the old row, so a
-  retried job never shows up twice.
+  retried job never shows up twice; a row without a key never counts.
+
+Files damaged behind the store's back (a full disk, a cut copy, a deleted file) are checked on
+every read (:meth:`ResultsStore.check`): the CSV and the parquet are read, damaged rows are
+dropped (a cut-off last line, wrong field counts, rows without a job key), and the copies are
+compared by job key. A readable parquet is the truth (its replace is the commit point, so CSV
+rows it lacks belong to an append that never finished, whose job a resume re-runs); an
+unreadable or missing parquet is rebuilt from the CSV. :meth:`ResultsStore.repair`
+(run at sweep start) rewrites both files from that merge with one warning per problem; when
+neither copy can be read a :class:`ResultsFileError` names both files and what is wrong.
 """
 
 from __future__ import annotations
@@ -21,14 +30,22 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmarks.atomic import remove_stale_temp_files
-from benchmarks.results_io import read_csv_rows, read_parquet_rows, rows_to_frame, write_results
+from benchmarks.atomic import WriteError, ensure_dir, remove_stale_temp_files
+from benchmarks.results_io import (
+    CheckedRows,
+    read_csv_checked,
+    read_parquet_checked,
+    rows_to_frame,
+    write_results,
+)
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -40,6 +57,50 @@ LOCK_NAME = ".results.lock"
 
 class ResultsFileError(RuntimeError):
     """The results files exist but cannot be read; appending would silently drop old rows."""
+
+
+class ResultsRepairWarning(UserWarning):
+    """A results file was damaged; its good rows were kept (the CLI prints it as one line)."""
+
+
+@dataclass(frozen=True)
+class ResultsCheck:
+    """What :meth:`ResultsStore.check` found: the rows to trust and one line per problem
+    (``PATH: what is wrong``); no problems means both files agree and are intact."""
+
+    rows: list[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+
+
+Reader = Callable[[Path], CheckedRows]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _read_copy(path: Path, reader: Reader) -> tuple[CheckedRows | None, str | None]:
+    """(rows, None) for a readable file, (None, reason) for a damaged one, (None, None) if
+    there is no file."""
+    if not path.exists():
+        return None, None
+    try:
+        return reader(path), None
+    except Exception as exc:  # a foreign or damaged file: the other copy may still be good
+        return None, _one_line(exc)
+
+
+def _disagreement(csv_path: Path, pq_path: Path, csv: CheckedRows, pq: CheckedRows) -> list[str]:
+    """Problems of two readable copies holding different job keys."""
+    csv_keys = {row["job_key"] for row in csv.rows}
+    pq_keys = {row["job_key"] for row in pq.rows}
+    problems = []
+    if pq_keys - csv_keys:
+        problems.append(f"{csv_path}: lacks {len(pq_keys - csv_keys)} row(s) of {pq_path.name}")
+    if csv_keys - pq_keys:  # the parquet replace is an append's commit point
+        extra = len(csv_keys - pq_keys)
+        problems.append(f"{csv_path}: {extra} row(s) of an unfinished append (dropped)")
+    return problems
 
 
 def file_hash(path: str | os.PathLike[str]) -> str:
@@ -74,20 +135,56 @@ class ResultsStore:
         self.parquet_path = self.run_dir / PARQUET_NAME
         self.lock_path = self.run_dir / LOCK_NAME
 
+    def check(self) -> ResultsCheck:
+        """Read and cross-check both files (writes nothing; see the module docstring).
+
+        A ResultsFileError when a file exists but neither copy can be read.
+        """
+        csv, csv_error = _read_copy(self.csv_path, read_csv_checked)
+        pq, pq_error = _read_copy(self.parquet_path, read_parquet_checked)
+        if csv is None and pq is None:
+            errors = [
+                f"{path.name}: {error}"
+                for path, error in ((self.parquet_path, pq_error), (self.csv_path, csv_error))
+                if error
+            ]
+            if errors:
+                raise ResultsFileError(
+                    f"cannot read results in {self.run_dir}: " + "; ".join(errors)
+                )
+            return ResultsCheck([])
+        problems = [f"{self.csv_path}: {p}" for p in (csv.problems if csv else [])]
+        problems += [f"{self.parquet_path}: {p}" for p in (pq.problems if pq else [])]
+        for path, copy, error, other in (
+            (self.parquet_path, pq, pq_error, self.csv_path),
+            (self.csv_path, csv, csv_error, self.parquet_path),
+        ):
+            if copy is None:
+                what = f"unreadable ({error})" if error else "missing"
+                problems.append(f"{path}: {what}; its rows come from {other.name}")
+        if csv is not None and pq is not None:
+            problems += _disagreement(self.csv_path, self.parquet_path, csv, pq)
+        return ResultsCheck(pq.rows if pq is not None else csv.rows if csv else [], problems)
+
     def rows(self) -> list[dict[str, Any]]:
-        """All stored rows (parquet preferred, CSV as fallback); [] if nothing written yet."""
-        errors: list[str] = []
-        sources = ((self.parquet_path, read_parquet_rows), (self.csv_path, read_csv_rows))
-        for path, reader in sources:
-            if not path.exists():
-                continue
-            try:
-                return reader(path)
-            except Exception as exc:  # a foreign or damaged file: try the other copy
-                errors.append(f"{path.name}: {type(exc).__name__}: {exc}")
-        if errors:
-            raise ResultsFileError(f"cannot read results in {self.run_dir}: " + "; ".join(errors))
-        return []
+        """All trusted rows (see :meth:`check`); [] if nothing written yet."""
+        return self.check().rows
+
+    def repair(self) -> list[str]:
+        """Rewrite both files from :meth:`check`'s rows if it found problems; returns them.
+
+        Each problem is also a :class:`ResultsRepairWarning`. Intact files are not touched,
+        so this writes nothing (and needs no write access) on an undamaged run.
+        """
+        if not self.check().problems:
+            return []
+        with self.locked():
+            found = self.check()  # again under the lock: another shard may have repaired it
+            if found.problems:
+                write_results(self.csv_path, self.parquet_path, found.rows)
+        for problem in found.problems:
+            warnings.warn(f"{problem} (repaired)", ResultsRepairWarning, stacklevel=2)
+        return found.problems
 
     def load(self) -> pd.DataFrame:
         """Rows as a DataFrame; empty but with RESULT_COLUMNS when nothing was written yet."""
@@ -95,11 +192,7 @@ class ResultsStore:
 
     def statuses(self) -> dict[str, str]:
         """job_key -> status of every stored row."""
-        return {
-            str(row["job_key"]): str(row.get("status") or STATUS_FAILED)
-            for row in self.rows()
-            if row.get("job_key")
-        }
+        return {str(row["job_key"]): str(row.get("status") or STATUS_FAILED) for row in self.rows()}
 
     def done_keys(self, *, include_failed: bool = True) -> set[str]:
         """Keys that resume skips: finished rows of either status by default.
@@ -114,8 +207,12 @@ class ResultsStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Exclusive inter-process lock on this run dir's results (blocks until free)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with self.lock_path.open("a") as handle:
+        ensure_dir(self.run_dir)
+        try:
+            handle = self.lock_path.open("a")
+        except OSError as exc:
+            raise WriteError.wrap(self.lock_path, exc) from exc
+        with handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield

@@ -9,10 +9,12 @@ decides *when* to read and write; this module only knows *how*.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,12 @@ from benchmarks.atomic import atomic_write
 
 __all__ = [
     "RESULT_COLUMNS",
+    "CheckedRows",
     "column_order",
     "rows_to_frame",
+    "read_csv_checked",
     "read_csv_rows",
+    "read_parquet_checked",
     "read_parquet_rows",
     "write_results",
 ]
@@ -187,21 +192,84 @@ def _parse_csv_column(name: str, values: list[str | None]) -> list[Any]:
     return values
 
 
+@dataclass(frozen=True)
+class CheckedRows:
+    """The rows of one results file that can be trusted, and what was wrong with the rest.
+
+    ``problems`` are short phrases (the caller names the file); every kept row has a
+    non-empty ``job_key`` and no key appears twice (the last row of a key wins, as in append).
+    """
+
+    rows: list[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+
+
+def _keyed(rows: list[dict[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
+    """``rows`` without keyless rows and with one row per key (last wins); notes both."""
+    by_key: dict[str, dict[str, Any]] = {}
+    keyless = 0
+    for row in rows:
+        key = row.get("job_key")
+        if not isinstance(key, str) or not key:
+            keyless += 1
+            continue
+        if key in by_key:
+            problems.append(f"job_key {key} appears more than once (the last row is kept)")
+            del by_key[key]
+        by_key[key] = row
+    if keyless:
+        problems.append(f"{keyless} row(s) without a job_key (dropped)")
+    return list(by_key.values())
+
+
+def read_csv_checked(path: Path) -> CheckedRows:
+    """Rows of a results CSV, dropping a cut-off last line, lines with the wrong number of
+    fields and rows without a job key; a ValueError when the file is no results CSV at all.
+
+    A line cut mid-way (the disk filled up, a copy was interrupted) is the last line of a file
+    that does not end in a newline: its row could look valid but hold a truncated value.
+    """
+    text = path.read_text(encoding="utf-8")
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    if not records or "job_key" not in records[0]:
+        raise ValueError("no header line with a job_key column")
+    header, body = records[0], records[1:]
+    problems: list[str] = []
+    if not text.endswith("\n") and body:
+        body = body[:-1]
+        problems.append("the last line is cut off (dropped)")
+    raw: list[dict[str, str | None]] = []
+    for number, record in enumerate(body, start=2):
+        if not record:
+            continue
+        if len(record) != len(header):
+            problems.append(f"row {number} has {len(record)} fields, not {len(header)} (dropped)")
+            continue
+        raw.append({k: (v if v != "" else None) for k, v in zip(header, record, strict=True)})
+    parsed = {name: _parse_csv_column(name, [r[name] for r in raw]) for name in header}
+    rows = [{name: parsed[name][i] for name in header} for i in range(len(raw))]
+    return CheckedRows(_keyed(rows, problems), problems)
+
+
 def read_csv_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a results CSV; empty cells are None and numeric columns become numbers."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        raw = [{k: (v if v != "" else None) for k, v in r.items()} for r in csv.DictReader(handle)]
-    if not raw:
-        return []
-    names = list(raw[0])
-    parsed = {name: _parse_csv_column(name, [r.get(name) for r in raw]) for name in names}
-    return [{name: parsed[name][i] for name in names} for i in range(len(raw))]
+    """Trusted rows of a results CSV (see :func:`read_csv_checked`)."""
+    return read_csv_checked(path).rows
+
+
+def read_parquet_checked(path: Path) -> CheckedRows:
+    """Rows of a results parquet file as plain Python values (nulls are None), without rows
+    lacking a job key; pyarrow's own error when the file is not readable parquet."""
+    table = pq.read_table(path)
+    if "job_key" not in table.column_names:
+        raise ValueError("no job_key column")
+    rows = [{k: (None if _is_null(v) else v) for k, v in row.items()} for row in table.to_pylist()]
+    problems: list[str] = []
+    return CheckedRows(_keyed(rows, problems), problems)
 
 
 def read_parquet_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a results parquet file as plain Python values (nulls are None)."""
-    rows = pq.read_table(path).to_pylist()
-    return [{k: (None if _is_null(v) else v) for k, v in row.items()} for row in rows]
+    """Trusted rows of a results parquet file (see :func:`read_parquet_checked`)."""
+    return read_parquet_checked(path).rows
 
 
 def write_results(csv_path: Path, parquet_path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -14,6 +14,13 @@ What it guarantees:
   stay, and :attr:`SweepSummary.exit_code` is 130. A signal that arrives while a finished job's
   row is being written is held until the write is done, so a finished job is never lost
   (:mod:`benchmarks.interrupts`);
+* a disk fault (full disk, read-only folder: :func:`benchmarks.atomic.is_disk_fault`) is not
+  a job failure: it stops the sweep with a :class:`~benchmarks.atomic.WriteError` and records
+  nothing for the job it hit, so finished rows stay and a resume re-runs that job once the
+  disk is fixed. A job's files are all written atomically, so it leaves no partial file;
+* resuming a finished run writes nothing: ``sweep.json`` is rewritten only when the plan
+  changes and damaged results files are repaired only when damaged
+  (:meth:`ResultsStore.repair`);
 * ``select_shard`` splits one plan over several processes or machines (same run dir is fine:
   the store locks around appends).
 """
@@ -29,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from benchmarks.atomic import atomic_write_text
+from benchmarks.atomic import WriteError, atomic_write_text, ensure_dir, is_disk_fault
 from benchmarks.interrupts import InterruptGuard
 from benchmarks.plan import JOBS_DIR, Job
 from benchmarks.results import STATUS_FAILED, STATUS_OK, ResultsStore
@@ -137,10 +144,19 @@ def build_failed_row(job: Job, exc: BaseException) -> dict[str, Any]:
     return row
 
 
-def write_plan(run_dir: Path, jobs: Sequence[Job]) -> None:
-    """Atomically write ``sweep.json``: the planned jobs, so a report can say what is missing."""
-    plan = {"version": 1, "created_at": _now(), "jobs": [job.describe() for job in jobs]}
+def write_plan(run_dir: Path, jobs: Sequence[Job]) -> bool:
+    """Atomically write ``sweep.json``: the planned jobs, so a report can say what is missing.
+
+    Left alone (False) when it already lists the same jobs, so a resume writes nothing and
+    works in a read-only run folder; ``created_at`` is then the first run's.
+    """
+    described = json.loads(json.dumps([job.describe() for job in jobs], default=str))
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if read_plan(run_dir) == described:
+            return False
+    plan = {"version": 1, "created_at": _now(), "jobs": described}
     atomic_write_text(run_dir / PLAN_NAME, json.dumps(plan, indent=2, default=str) + "\n")
+    return True
 
 
 def read_plan(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -152,21 +168,31 @@ def read_plan(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def _write_traceback(job_dir: Path, exc: BaseException) -> None:
-    """Full traceback next to the job's files; the results row only has one line."""
-    with contextlib.suppress(OSError):
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        (job_dir / "error.txt").write_text(text, encoding="utf-8")
+    """Full traceback next to the job's files; the results row only has one line.
+
+    Written atomically, so it is complete or absent (never empty); a failure to write it is
+    ignored so that it cannot mask the job's own error, which the row records.
+    """
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if text.strip():
+        with contextlib.suppress(OSError):
+            atomic_write_text(job_dir / "error.txt", text)
 
 
 def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> dict[str, Any]:
-    """Run one job; its row, a failed row if it raised (interrupts propagate)."""
-    job_dir.mkdir(parents=True, exist_ok=True)
+    """Run one job; its row, a failed row if it raised (interrupts and disk faults propagate)."""
+    ensure_dir(job_dir)
     try:
         result = run_one(job, job_dir)
         if not isinstance(result, Mapping):
             raise TypeError(f"run_one returned {type(result).__name__}, not a dict")
         return build_row(job, result)
     except Exception as exc:
+        if isinstance(exc, WriteError):
+            raise  # the disk, not the job, failed: stop the sweep (see the module docstring)
+        if is_disk_fault(exc):
+            assert isinstance(exc, OSError)
+            raise WriteError.wrap(exc.filename or job_dir, exc) from exc
         _write_traceback(job_dir, exc)
         return build_failed_row(job, exc)
 
@@ -184,8 +210,9 @@ def run_sweep(
 
     ``planned`` is the full plan recorded in sweep.json when ``jobs`` is one shard of it (pass
     the same full plan from every shard so they all write the same file); default ``jobs``.
-    Exceptions from ``on_event`` and from writing results propagate: they are bugs or a broken
-    disk, not job failures.
+    Exceptions from ``on_event``, from writing results and disk faults inside a job propagate
+    (a disk fault as :class:`~benchmarks.atomic.WriteError`): they are bugs or a broken disk,
+    not job failures.
     """
     run_dir = Path(run_dir)
     jobs = list(jobs)
@@ -200,7 +227,8 @@ def run_sweep(
     with guard:
         index = 0
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            ensure_dir(run_dir)
+            store.repair()
             write_plan(run_dir, jobs if planned is None else list(planned))
             stored = store.statuses()
             for index, job in enumerate(jobs):

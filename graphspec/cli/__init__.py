@@ -20,7 +20,14 @@ from pathlib import Path
 from graphspec.cli.bench import add_bench_command, add_demo_command
 from graphspec.cli.check import add_check_command
 from graphspec.cli.compile import add_compile_command
-from graphspec.cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, describe_error
+from graphspec.cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    describe_error,
+    describe_os_error,
+    one_line_warnings,
+)
 from graphspec.cli.options import Parser
 from graphspec.cli.predict import add_predict_command
 from graphspec.cli.report import add_report_command
@@ -68,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with one_line_warnings():
+            return args.func(args)
     except SpecError as err:
         print(err, file=sys.stderr)
         return EXIT_INVALID
@@ -79,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # user-facing errors from the harness arrive as their own types
         message = describe_error(exc)
+        if message is None and isinstance(exc, OSError):  # a disk fault nothing else named
+            message = describe_os_error(exc)
         if message is None:
             raise
         print(message, file=sys.stderr)

@@ -7,6 +7,12 @@ exit code says which kind of failure it was.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import TextIO
+
 EXIT_OK = 0
 EXIT_INVALID = 1
 """A spec, the data or a results file is bad (or a benchmark job failed)."""
@@ -17,13 +23,50 @@ EXIT_INTERRUPTED = 130
 
 def describe_error(exc: BaseException) -> str | None:
     """A one-line message for known user-facing errors (bad data, bad options), or None."""
+    from benchmarks.atomic import WriteError
     from benchmarks.data import DataError
     from benchmarks.results import ResultsFileError
 
-    if isinstance(exc, DataError | ResultsFileError):
+    if isinstance(exc, DataError | ResultsFileError | WriteError):
         return f"error: {exc}"
     if isinstance(exc, ValueError) and str(exc).startswith("bad shard"):
         return f"error: {exc}"
     if isinstance(exc, FileNotFoundError | NotADirectoryError | PermissionError):
         return f"error: {exc}"
     return None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """Last resort for an OSError nothing else named: ``error: PATH: reason`` on one line."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    text = f"error: {exc.filename}: {reason}" if exc.filename else f"error: {reason}"
+    return " ".join(text.split())
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Print the harness's results-repair warnings as ``warning: message`` lines.
+
+    Python's default format adds the source line that raised it, which means nothing to a
+    user whose results file was damaged.
+    """
+    from benchmarks.results import ResultsRepairWarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, ResultsRepairWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+        warnings.simplefilter("always", ResultsRepairWarning)
+        warnings.showwarning = show
+        yield
