@@ -26,6 +26,8 @@ __all__ = [
     "wrap_model",
     "make_loader",
     "all_reduce_",
+    "broadcast_from_main",
+    "gather_objects",
     "barrier",
     "cleanup",
     "current_rank",
@@ -48,6 +50,10 @@ class DistributedContext:
     local_rank: int = 0
     device: torch.device = field(default_factory=_default_device)
     backend: str | None = None
+    control: Any = None
+    """A gloo group over all ranks for the sweep's own messages (which job runs next, which
+    rank failed), kept apart from the default group the gradients use, so a message can
+    never be paired with a gradient all-reduce of a rank that is still training."""
 
     @property
     def is_main(self) -> bool:
@@ -107,8 +113,14 @@ def init_distributed(
         dist.init_process_group(
             backend=backend, init_method="env://", rank=rank, world_size=world_size
         )
+    control = dist.new_group(backend="gloo")
     return DistributedContext(
-        rank=rank, world_size=world_size, local_rank=local_rank, device=target, backend=backend
+        rank=rank,
+        world_size=world_size,
+        local_rank=local_rank,
+        device=target,
+        backend=backend,
+        control=control,
     )
 
 
@@ -190,6 +202,24 @@ def all_reduce_(
         for tensor in tensors:
             dist.all_reduce(tensor, op=op)
     return tensors
+
+
+def broadcast_from_main(value: Any, ctx: DistributedContext) -> Any:
+    """Rank 0's ``value`` on every rank (any picklable object); ``value`` itself alone."""
+    if not ctx.is_distributed:
+        return value
+    box = [value if ctx.is_main else None]
+    dist.broadcast_object_list(box, src=0, group=ctx.control)
+    return box[0]
+
+
+def gather_objects(value: Any, ctx: DistributedContext) -> list[Any]:
+    """Every rank's ``value``, indexed by rank, on every rank; ``[value]`` alone."""
+    if not ctx.is_distributed:
+        return [value]
+    gathered: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, value, group=ctx.control)
+    return gathered
 
 
 def barrier(ctx: DistributedContext) -> None:

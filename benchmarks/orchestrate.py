@@ -3,8 +3,19 @@
 This is what ``graphspec bench`` and ``graphspec demo`` do, as one function with typed
 options, so the command line only parses arguments and prints progress (through the
 ``on_event`` / ``on_finished`` callbacks). Under ``torchrun`` every rank trains every job,
-because each DDP step needs all ranks, but only rank 0 records results and writes the report;
-the other ranks write their job files into a throw-away folder.
+because each DDP step needs all ranks, but only rank 0 records results and writes the report.
+
+The ranks run in lock-step, and rank 0 leads: it alone decides what runs (resume, shard,
+``--retry-failed``) and, before each job, broadcasts the job's key; the other ranks run
+exactly the job they are sent and nothing else. Within a job the ranks meet twice on the
+control group (:attr:`DistributedContext.control`): once the model is built and once the
+job is over (or as soon as a rank failed). Each rank reports its error there, or None; if
+any rank failed, every rank drops the job and rank 0 records it as failed with the failing
+rank's reason, so one rank's failure (its own out-of-memory, a bad file on one node) never
+leaves the others waiting in a collective. A rank that fails between the two meetings
+(loading data, training, evaluating) while its peers are inside a collective of the
+default group cannot be caught this way: they wait until the process group's timeout
+raises there, and then meet it as above.
 """
 
 from __future__ import annotations
@@ -22,19 +33,22 @@ from benchmarks.bench import DEFAULTS, run_job
 from benchmarks.distributed import (
     DistributedContext,
     barrier,
+    broadcast_from_main,
     cleanup,
+    gather_objects,
     init_distributed,
     launched_with_peers,
 )
 from benchmarks.plan import Job, plan_jobs, select_shard
 from benchmarks.protocol import collect_protocol, write_protocol
-from benchmarks.report import write_report
-from benchmarks.results import ResultsStore
-from benchmarks.sweep import EXIT_OK, SweepEvent, SweepSummary, run_sweep
+from benchmarks.report import report_is_current, write_report
+from benchmarks.sweep import EXIT_OK, RunOne, SweepEvent, SweepSummary, format_error, run_sweep
 
-__all__ = ["SweepOptions", "BenchOutcome", "release_memory", "run_bench"]
+__all__ = ["SweepOptions", "BenchOutcome", "RankFailed", "release_memory", "run_bench"]
 
 OnEvent = Callable[[SweepEvent], None]
+Work = Callable[[Callable[[], None]], dict[str, Any]]
+"""One rank's share of a job, given the ``sync`` to call once its model is built."""
 
 
 @dataclass(frozen=True)
@@ -121,18 +135,82 @@ def _releasing(on_event: OnEvent | None) -> OnEvent:
     return handle
 
 
-def _follow(jobs: Sequence[Job], run_dir: Path, ctx: DistributedContext) -> BenchOutcome:
-    """A non-main DDP rank: train, in step with rank 0, exactly the jobs rank 0 will run
-    (those without a stored row), writing into a throw-away folder."""
-    done = ResultsStore(run_dir).statuses()
-    pending = [job for job in jobs if done.get(job.key) is None]
+class RankFailed(RuntimeError):
+    """Another rank failed this job; the message names that rank and its reason."""
+
+
+def _agree(ctx: DistributedContext, error: str | None) -> list[tuple[int, str]]:
+    """One meeting of all ranks: each says why it failed (None: fine so far); returns the
+    failures, (rank, reason), the same list on every rank."""
+    return [(rank, e) for rank, e in enumerate(gather_objects(error, ctx)) if e is not None]
+
+
+def _in_step(work: Work, ctx: DistributedContext) -> dict[str, Any]:
+    """Run this rank's share of one job, meeting the others after the build and at the end.
+
+    Raises the rank's own exception when the first failing rank is this one, else
+    :class:`RankFailed` naming the failing rank: every rank then drops the job together.
+    """
+
+    def sync() -> None:
+        failures = _agree(ctx, None)
+        if failures:
+            raise RankFailed(f"rank {failures[0][0]}: {failures[0][1]}")
+
+    try:
+        row = work(sync)
+    except RankFailed:
+        raise  # learnt at a meeting: the others know already
+    except Exception as exc:
+        failures = _agree(ctx, format_error(exc))
+        if failures[0][0] == ctx.rank:
+            raise
+        raise RankFailed(f"rank {failures[0][0]}: {failures[0][1]}") from exc
+    sync()
+    return row
+
+
+def _lead(ctx: DistributedContext, progress: bool) -> RunOne:
+    """Rank 0's ``run_one``: tell the others which job runs next, then run it in step."""
+
+    def run_one(job: Job, job_dir: Path) -> dict[str, Any]:
+        broadcast_from_main(job.key, ctx)
+        return _in_step(lambda sync: run_job(job, job_dir, ctx, progress, sync), ctx)
+
+    return run_one
+
+
+def _alone(progress: bool) -> RunOne:
+    """The ``run_one`` of a process without peers."""
+    return lambda job, job_dir: run_job(job, job_dir, None, progress)
+
+
+def _follow(jobs: Sequence[Job], ctx: DistributedContext) -> BenchOutcome:
+    """A non-main DDP rank: run, in step with rank 0, each job rank 0 sends, until it sends
+    None. Nothing is recorded here; job files would go to a throw-away folder."""
+    by_key = {job.key: job for job in jobs}
+    summary = SweepSummary(total=len(jobs))
+
+    def work(key: str, scratch: Path) -> Work:
+        def run(sync: Callable[[], None]) -> dict[str, Any]:
+            job = by_key.get(key)
+            if job is None:
+                raise LookupError(
+                    f"job {key[:8]} is not in this rank's plan (do all ranks see the same "
+                    "spec files and options?)"
+                )
+            return run_job(job, scratch / job.dir_name, ctx, False, sync)
+
+        return run
+
     with tempfile.TemporaryDirectory() as scratch:
-        summary = run_sweep(
-            pending,
-            scratch,
-            lambda job, job_dir: run_job(job, job_dir, ctx, progress=False),
-            on_event=_releasing(None),
-        )
+        while (key := broadcast_from_main(None, ctx)) is not None:
+            try:
+                _in_step(work(key, Path(scratch)), ctx)
+                summary.done += 1
+            except Exception:
+                summary.failed += 1
+                release_memory()
     barrier(ctx)
     cleanup()
     return BenchOutcome(summary, is_main=False)
@@ -155,17 +233,22 @@ def run_bench(
     jobs = select_shard(planned, options.shard) if options.shard else planned
     ctx = init_distributed() if launched_with_peers() else None
     if ctx is not None and not ctx.is_main:
-        return _follow(jobs, run_dir, ctx)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        return _follow(jobs, ctx)
+    # Creates run_dir (a one-line WriteError if it cannot); unchanged protocol: not rewritten.
     write_protocol(run_dir, collect_protocol(options.settings()))
-    summary = run_sweep(
-        jobs,
-        run_dir,
-        lambda job, job_dir: run_job(job, job_dir, ctx, progress=options.progress),
-        retry_failed=options.retry_failed,
-        on_event=_releasing(on_event),
-        planned=planned,
-    )
+    run_one = _lead(ctx, options.progress) if ctx is not None else _alone(options.progress)
+    try:
+        summary = run_sweep(
+            jobs,
+            run_dir,
+            run_one,
+            retry_failed=options.retry_failed,
+            on_event=_releasing(on_event),
+            planned=planned,
+        )
+    finally:
+        if ctx is not None:
+            broadcast_from_main(None, ctx)  # the followers' "no more jobs"
     if ctx is not None:
         barrier(ctx)
         cleanup()
@@ -173,6 +256,8 @@ def run_bench(
         on_finished(summary)
     if summary.interrupted or not options.report:
         return BenchOutcome(summary)
+    if report_is_current(run_dir, run_dir / "report"):  # a resume that changed nothing
+        return BenchOutcome(summary, report=run_dir / "report" / "report.html")
     written = write_report(
         run_dir, run_dir / "report", title=f"graphspec: {run_dir.name}", run_dirs=[run_dir]
     )

@@ -141,7 +141,7 @@ def test_bench_usage_errors(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["bench", str(spec), "--out", str(tmp_path), "--image-size", "abc"])
     assert exc.value.code == 2
-    assert main(["bench", str(spec), "--out", str(tmp_path / "r"), "--shard", "3/2"]) == 1
+    assert main(["bench", str(spec), "--out", str(tmp_path / "r"), "--shard", "3/2"]) == 2
     assert "bad shard" in capsys.readouterr().err
     bad_data = main(
         [

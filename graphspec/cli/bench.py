@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphspec.cli.errors import EXIT_USAGE
 from graphspec.cli.options import add_command
-from graphspec.cli.run_options import add_run_options
+from graphspec.cli.run_options import add_run_options, check_run_options
 from graphspec.discover import find_specs
 
 if TYPE_CHECKING:
@@ -39,7 +39,11 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         description="Run a sweep: for each spec train (AdamW, cosine schedule), "
         "evaluate on the held-out split and time it. One row per spec goes to "
         "OUT/results.csv and results.parquet as soon as it finishes; re-running "
-        "the same command resumes. Under torchrun each spec trains with DDP.",
+        "the same command resumes. Under torchrun each spec trains with DDP: rank 0 "
+        "decides which jobs run, and a job that fails on one rank fails on all.\n\n"
+        "Every option is checked before the first job starts (exit 2): the device must "
+        "exist and every spec must build at --image-size. A job whose estimated training "
+        "memory exceeds the device's is recorded failed without being built.",
         examples=[
             "graphspec bench specs/unet-small.yaml --out runs/unet --epochs 2 --limit 64",
             "graphspec bench specs/fcn-small.yaml --out runs/lr --lr auto --seeds 3",
@@ -54,7 +58,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         "--shard",
         default=None,
         metavar="i/n",
-        help="run every n-th job starting at i (0-based), e.g. for SLURM arrays",
+        help="run every n-th job starting at i (0 <= i < n), e.g. for SLURM arrays",
     )
     p.add_argument("--retry-failed", action="store_true", help="re-run jobs recorded as failed")
     p.add_argument("--no-report", action="store_true", help="skip writing the report")
@@ -146,13 +150,18 @@ def _sweep_options(args: argparse.Namespace) -> SweepOptions:
 
 
 def _run(files: list[Path], args: argparse.Namespace) -> int:
+    """Check the options against this machine and the specs, then sweep."""
+    problem = check_run_options(args, files)
+    if problem is not None:
+        print(f"graphspec {args.command}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     from benchmarks.orchestrate import run_bench
 
     options = _sweep_options(args)
     outcome = run_bench(
         files,
         options,
-        on_event=None if args.quiet else _print_event,
+        on_event=_print_failure if args.quiet else _print_event,
         on_finished=lambda summary: _print_summary(summary, options.out),
     )
     if outcome.report is not None:
@@ -170,6 +179,12 @@ def _print_event(event: SweepEvent) -> None:
         print(f"{head}: already done, skipped", file=sys.stderr)
     elif event.kind in ("ok", "failed"):
         print(f"{head}: {_describe_row(event.row)}", file=sys.stderr, flush=True)
+
+
+def _print_failure(event: SweepEvent) -> None:
+    """``--quiet`` still says which job failed and why: one line each."""
+    if event.kind == "failed" and event.job is not None:
+        print(f"{event.job.name}: {_describe_row(event.row)}", file=sys.stderr, flush=True)
 
 
 def _print_summary(summary: SweepSummary, run_dir: Path) -> None:

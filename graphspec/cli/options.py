@@ -4,7 +4,7 @@ subcommand follows (:func:`add_command`), and argparse value types."""
 from __future__ import annotations
 
 import argparse
-import sys
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import NoReturn
@@ -13,11 +13,11 @@ from graphspec.cli.errors import EXIT_USAGE
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors exit with EXIT_USAGE and no traceback."""
+    """An ArgumentParser whose usage errors exit with EXIT_USAGE: one line, no traceback,
+    and no usage block (a wrong value is easier to spot alone; ``--help`` has the rest)."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -98,6 +98,28 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def non_negative(text: str) -> int:
+    """An integer of at least 0 (DataLoader workers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {text!r}")
+    return value
+
+
+_DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+def device_name(text: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether it exists is checked later)."""
+    name = text.strip().lower()
+    if not _DEVICE_RE.match(name):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return name
 
 
 def learning_rate(text: str) -> float | str:

@@ -1,10 +1,22 @@
-"""The options ``bench`` and ``demo`` share: data, training recipe, protocol, output."""
+"""The options ``bench`` and ``demo`` share: data, training recipe, protocol, output.
+
+argparse checks each value's form; :func:`check_run_options` then checks what needs the
+machine or the specs (is the device there, does every spec build at ``--image-size``), so
+every option is refused before the first job starts rather than as a failed row per job.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from graphspec.cli.options import image_size, learning_rate, positive
+from graphspec.cli.options import device_name, image_size, learning_rate, non_negative, positive
+
+if TYPE_CHECKING:
+    from graphspec import Spec
 
 
 def _cuda() -> bool:
@@ -47,12 +59,15 @@ def add_run_options(
     p.add_argument("--seed", type=int, default=0, help="the first seed (see --seeds)")
     p.add_argument(
         "--device",
+        type=device_name,
         default="cuda" if _cuda() else "cpu",
-        choices=("cpu", "cuda"),
-        help="cuda when available, else cpu (here: %(default)s)",
+        help="cpu | cuda | cuda:N | mps; it must exist on this machine "
+        "(default: cuda when available, else cpu; here: %(default)s)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile each model")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument(
+        "--workers", type=non_negative, default=0, help="DataLoader worker processes (0: none)"
+    )
     p.add_argument(
         "--limit",
         type=positive,
@@ -67,7 +82,11 @@ def add_run_options(
         help="AdamW peak learning rate, or 'auto' for a learning-rate range test per spec "
         "(a spec's train.lr wins)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars or per-job lines")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or per-job lines; a failed job still prints one line (stderr)",
+    )
     _add_protocol_options(p, seeds)
 
 
@@ -111,3 +130,95 @@ def _add_protocol_options(p: argparse.ArgumentParser, seeds: int) -> None:
         metavar="N",
         help="intra-op threads for training and timing (default: torch's default)",
     )
+
+
+def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | None:
+    """Why the parsed options cannot run on this machine with these ``files``, or None.
+
+    Called before any job starts, so that a wrong option is a usage error (exit 2) and not
+    one failed row per job: the shard (``i/n``), the device (is it there?), the
+    normalisation and the image size (does every spec build at it?).
+    """
+    from benchmarks.plan import parse_shard
+
+    if getattr(args, "shard", None):
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            return str(exc)
+    return _check_device(args.device) or _check_normalize(args) or _check_size(args, files)
+
+
+def _check_device(device: str) -> str | None:
+    """Whether ``device`` (already of the form cpu / cuda / cuda:N / mps) exists here."""
+    import torch
+
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if count == 0:
+            return f"--device {device}: CUDA is not available on this machine (try --device cpu)"
+        if index >= count:
+            return (
+                f"--device {device}: this machine has {count} CUDA device(s), "
+                f"cuda:0..cuda:{count - 1}"
+            )
+    if device == "mps" and not torch.backends.mps.is_available():
+        return "--device mps: MPS is not available on this machine (try --device cpu)"
+    return None
+
+
+def _check_normalize(args: argparse.Namespace) -> str | None:
+    """A ``--normalize`` value the data step would refuse (``dataset`` is always fine)."""
+    from benchmarks.data.normalize import parse_normalization
+
+    if args.normalize.strip().lower() == "dataset":
+        return None
+    try:
+        parse_normalization(args.normalize, args.data)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _check_size(args: argparse.Namespace, files: Sequence[Path]) -> str | None:
+    """The first spec that does not build at ``--image-size``, and why.
+
+    A spec that does not build at its own size either is left to its job, which records
+    that failure as the spec's own problem (it is not the option's fault).
+    """
+    if args.image_size is None:
+        return None
+    from benchmarks.job_build import with_input_size
+    from compiler import compile_graph
+    from graphspec import SpecError, load_spec
+
+    height, width = args.image_size
+    for file in files:
+        try:
+            spec = load_spec(file)
+        except SpecError:
+            continue
+        try:
+            compile_graph(with_input_size(spec, (height, width)))
+        except SpecError as err:
+            if _builds(spec):
+                own = f"{spec.input.height}x{spec.input.width}"
+                reason = re.sub(r"\s+", " ", err.first.message)
+                return (
+                    f"--image-size {height}x{width}: {file} does not build at that size "
+                    f"({reason}; it builds at its own {own})"
+                )
+    return None
+
+
+def _builds(spec: Spec) -> bool:
+    """Whether ``spec`` compiles at its own input size."""
+    from compiler import compile_graph
+    from graphspec import SpecError
+
+    try:
+        compile_graph(spec)
+    except SpecError:
+        return False
+    return True
