@@ -234,10 +234,11 @@ def run_bench(
     ctx = init_distributed() if launched_with_peers() else None
     if ctx is not None and not ctx.is_main:
         return _follow(jobs, ctx)
-    # Creates run_dir (a one-line WriteError if it cannot); unchanged protocol: not rewritten.
-    write_protocol(run_dir, collect_protocol(options.settings()))
     run_one = _lead(ctx, options.progress) if ctx is not None else _alone(options.progress)
     try:
+        # Creates run_dir (a one-line WriteError if it cannot: the followers still get their
+        # "no more jobs" below); an unchanged protocol is not rewritten.
+        write_protocol(run_dir, collect_protocol(options.settings()))
         summary = run_sweep(
             jobs,
             run_dir,

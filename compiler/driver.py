@@ -6,11 +6,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from torch import nn
 
-from compiler.emit import GraphNet
 from compiler.passes import (
     add_segmentation_head,
     add_skips,
@@ -19,11 +18,13 @@ from compiler.passes import (
     fc_to_conv,
     mirror_decoder,
 )
-from compiler.transfer import load_encoder_weights
 from graphspec import Graph, Spec, SpecError, build_graph, enforce_budget, load_spec
 from graphspec.gc_pause import paused_gc
 from graphspec.limits import DEFAULT_LIMITS, Limits, enforce_limits
 from graphspec.runnable import check_output, check_task_head
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Pass = Callable[[Graph, Spec], Graph]
 
@@ -103,6 +104,9 @@ def compile_spec(
     For segmentation the module maps ``[N, C, H, W]`` images to ``[N, classes, H, W]``
     logits at the input's exact size. ``encoder_init`` weights are loaded unless
     ``load_weights`` is false."""
+    from compiler.emit import GraphNet  # torch only here: compile_graph runs without it
+    from compiler.transfer import load_encoder_weights
+
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
     model = GraphNet(compile_graph(spec))
     if load_weights and spec.encoder_init is not None:

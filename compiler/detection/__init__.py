@@ -11,55 +11,47 @@ Plain batched PyTorch with no dependency on the rest of ``compiler`` (so the run
 * ``postprocess``: raw SSD / YOLOv1 outputs -> per-image detections (scores, NMS, top-k).
 """
 
-from compiler.detection.anchors import (
-    boxes_per_cell,
-    head_default_boxes,
-    ssd_default_boxes,
-    ssd_scales,
-)
-from compiler.detection.box_coding import Variances, decode, encode, match, pad_targets
-from compiler.detection.box_ops import (
-    BoxFormat,
-    batched_nms,
-    box_area,
-    box_convert,
-    box_iou,
-    clip_boxes,
-    nms,
-)
-from compiler.detection.postprocess import (
-    decode_ssd,
-    decode_yolo,
-    ssd_candidates,
-    yolo_candidates,
-)
-from compiler.detection.ssd_loss import hard_negative_mask, multibox_loss
-from compiler.detection.yolo_loss import split_yolo_output, yolo_boxes_xyxy, yolo_v1_loss
+from __future__ import annotations
 
-__all__ = [
-    "BoxFormat",
-    "Variances",
-    "batched_nms",
-    "box_area",
-    "box_convert",
-    "box_iou",
-    "boxes_per_cell",
-    "clip_boxes",
-    "decode",
-    "decode_ssd",
-    "decode_yolo",
-    "encode",
-    "hard_negative_mask",
-    "head_default_boxes",
-    "match",
-    "multibox_loss",
-    "nms",
-    "pad_targets",
-    "split_yolo_output",
-    "ssd_candidates",
-    "ssd_default_boxes",
-    "ssd_scales",
-    "yolo_boxes_xyxy",
-    "yolo_candidates",
-    "yolo_v1_loss",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "batched_nms": "compiler.detection.box_ops",
+    "box_area": "compiler.detection.box_ops",
+    "box_convert": "compiler.detection.box_ops",
+    "box_iou": "compiler.detection.box_ops",
+    "boxes_per_cell": "compiler.detection.cells",
+    "BoxFormat": "compiler.detection.box_ops",
+    "clip_boxes": "compiler.detection.box_ops",
+    "decode": "compiler.detection.box_coding",
+    "decode_ssd": "compiler.detection.postprocess",
+    "decode_yolo": "compiler.detection.postprocess",
+    "encode": "compiler.detection.box_coding",
+    "hard_negative_mask": "compiler.detection.ssd_loss",
+    "head_default_boxes": "compiler.detection.anchors",
+    "match": "compiler.detection.box_coding",
+    "multibox_loss": "compiler.detection.ssd_loss",
+    "nms": "compiler.detection.box_ops",
+    "pad_targets": "compiler.detection.box_coding",
+    "split_yolo_output": "compiler.detection.yolo_loss",
+    "ssd_candidates": "compiler.detection.postprocess",
+    "ssd_default_boxes": "compiler.detection.anchors",
+    "ssd_scales": "compiler.detection.anchors",
+    "Variances": "compiler.detection.box_coding",
+    "yolo_boxes_xyxy": "compiler.detection.yolo_loss",
+    "yolo_candidates": "compiler.detection.postprocess",
+    "yolo_v1_loss": "compiler.detection.yolo_loss",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    """Load each name on first use: ``cells`` (torch-free) is imported by the compiler's
+    SSD pass, the rest needs torch and is only loaded by what uses it."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'compiler.detection' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import Tensor
 
+from compiler.detection.cells import boxes_per_cell  # noqa: F401 (re-exported)
 from graphspec.ir import DetectionHead
 
 
@@ -30,16 +31,6 @@ def ssd_scales(num_maps: int, min_scale: float, max_scale: float) -> list[float]
         return [float(min_scale)]
     step = (max_scale - min_scale) / (num_maps - 1)
     return [min_scale + step * k for k in range(num_maps)]
-
-
-def boxes_per_cell(aspect_ratios: list[float]) -> int:
-    """Number of default boxes per cell for a map with the given extra aspect ratios.
-
-    Within a cell, boxes come in this order: aspect ratio 1 at scale ``s_k``; aspect ratio 1
-    at ``sqrt(s_k * s_{k+1})``; then for each listed ratio ``r``, the box of ratio ``r``
-    (wide: ``w = s_k sqrt(r)``, ``h = s_k / sqrt(r)``) followed by ``1 / r`` (tall).
-    """
-    return 2 + 2 * len(aspect_ratios)
 
 
 def _cell_box_sizes(

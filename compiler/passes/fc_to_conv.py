@@ -8,11 +8,14 @@ over the feature map and yields a heat-map of scores (Long et al., FCN, section 
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from graphspec import Graph, Spec
 from graphspec.ops import Conv, Flatten, Linear, Shape
 from graphspec.shapes import infer_changed
+
+if TYPE_CHECKING:  # torch is not needed to run the pass (graphspec check stays light)
+    import torch
 
 
 def fc_to_conv(graph: Graph, spec: Spec | None = None) -> Graph:

@@ -9,7 +9,7 @@ are recorded once, as the graph's :class:`~graphspec.DetectionHead`.
 
 from __future__ import annotations
 
-from compiler.detection.anchors import boxes_per_cell
+from compiler.detection.cells import boxes_per_cell
 from compiler.passes.append import append_node
 from graphspec import DetectionHead, Graph, SourceLocation, Spec, SpecError
 from graphspec.ops import AnchorRows, ConcatRows, Conv, L2Norm, Op

@@ -20,17 +20,19 @@ from graphspec.discover import find_specs
 from graphspec.runnable import check_bench_classes
 
 if TYPE_CHECKING:
-    from graphspec import Graph
+    from graphspec import Graph, Spec
 
 
 def compile_file(path: Path) -> Graph:
-    """Load, build and compile one spec; return the final graph or raise SpecError.
+    """Load, build and compile one spec; return the final graph or raise SpecError."""
+    return _compiled(load_spec(path))
 
-    ``compile_graph`` rejects heads that do not fit the task and outputs the task cannot
+
+def _compiled(spec: Spec) -> Graph:
+    """``compile_graph`` rejects heads that do not fit the task and outputs the task cannot
     score; the harness's class limit is checked here, so check fails what bench fails."""
-    from compiler import compile_graph
+    from compiler import compile_graph  # the passes only: torch is not imported
 
-    spec = load_spec(path)
     check_bench_classes(spec)
     return compile_graph(spec)
 
@@ -39,11 +41,11 @@ def check_file(path: Path) -> Graph:
     """:func:`compile_file`, plus the ``encoder_init`` checkpoint of a spec that names one:
     it must exist and match the encoder (checked on a ``meta`` model, without weights), so
     a bench run never trains from scratch because of a typo in a path."""
-    from compiler.transfer import check_encoder_init
-
-    graph = compile_file(path)
     spec = load_spec(path)
+    graph = _compiled(spec)
     if spec.encoder_init is not None:
+        from compiler.transfer import check_encoder_init  # torch, for this spec only
+
         check_encoder_init(graph, spec)
     return graph
 

@@ -50,8 +50,6 @@ def one_line_warnings() -> Iterator[None]:
     Python's default format adds the source line that raised it, which means nothing to a
     user whose results file was damaged.
     """
-    from benchmarks.results import ResultsRepairWarning
-
     def show(
         message: Warning | str,
         category: type[Warning],
@@ -60,13 +58,13 @@ def one_line_warnings() -> Iterator[None]:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        if issubclass(category, ResultsRepairWarning):
+        # By name: importing benchmarks.results here would load torch for every command.
+        if category.__name__ == "ResultsRepairWarning":
             print(f"warning: {message}", file=sys.stderr)
         else:
             original(message, category, filename, lineno, file, line)
 
     with warnings.catch_warnings():
         original = warnings.showwarning
-        warnings.simplefilter("always", ResultsRepairWarning)
         warnings.showwarning = show
         yield

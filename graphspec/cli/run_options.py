@@ -19,15 +19,6 @@ if TYPE_CHECKING:
     from graphspec import Spec
 
 
-def _cuda() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # pragma: no cover - torch import problems surface elsewhere
-        return False
-
-
 def add_run_options(
     p: argparse.ArgumentParser, epochs: int, batch: int, lr: float = 2e-3, seeds: int = 1
 ) -> None:
@@ -60,9 +51,9 @@ def add_run_options(
     p.add_argument(
         "--device",
         type=device_name,
-        default="cuda" if _cuda() else "cpu",
+        default=None,
         help="cpu | cuda | cuda:N | mps; it must exist on this machine "
-        "(default: cuda when available, else cpu; here: %(default)s)",
+        "(default: cuda when available, else cpu)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile each model")
     p.add_argument(
@@ -141,12 +132,20 @@ def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | 
     """
     from benchmarks.plan import parse_shard
 
+    if args.device is None:  # resolved here, not in the parser: torch loads in 1-2 s
+        args.device = _default_device()
     if getattr(args, "shard", None):
         try:
             parse_shard(args.shard)
         except ValueError as exc:
             return str(exc)
     return _check_device(args.device) or _check_normalize(args) or _check_size(args, files)
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _check_device(device: str) -> str | None:
