@@ -50,6 +50,7 @@ def one_line_warnings() -> Iterator[None]:
     Python's default format adds the source line that raised it, which means nothing to a
     user whose results file was damaged.
     """
+
     def show(
         message: Warning | str,
         category: type[Warning],
