@@ -151,6 +151,7 @@ def _requested_inputs(layer: Op, local: dict[str, str], previous: str) -> list[s
 def _wire(graph: Graph, wiring: list[_Wiring]) -> list[SpecIssue]:
     """Connect each node to its inputs; return the problems with the requests."""
     issues: list[SpecIssue] = []
+    hints: dict[str, str] = {}
     for want in wiring:
         op = graph[want.node].op
         if op.arity == 1 and len(want.names) != 1:
@@ -174,9 +175,11 @@ def _wire(graph: Graph, wiring: list[_Wiring]) -> list[SpecIssue]:
             if name in graph:
                 graph.connect(name, want.node, port)
             else:
-                hint = _suggest(name, [n for n in graph.names if n != want.node])
-                issues.append(SpecIssue(want.loc, f"unknown layer name '{name}'{hint}"))
-    return issues
+                if name not in hints:  # once per name: difflib over every layer is costly
+                    hints[name] = _suggest(name, list(graph.names))
+                issues.append(SpecIssue(want.loc, f"unknown layer name '{name}'{hints[name]}"))
+    # A repeated stage repeats its layers' mistakes at the same line: report each once.
+    return list(dict.fromkeys(issues))
 
 
 def _scaled_out(op: Op, spec: Spec, loc: SourceLocation, limits: Limits) -> Op:

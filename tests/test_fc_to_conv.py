@@ -49,6 +49,20 @@ CLASSIFIERS = {
           - {op: dropout, p: 0.5}
           - {op: linear, out: classes, name: fc}
     """,
+    # a flatten of a vector is a no-op; the pass removes it with the real one (the fuzz
+    # found these raising IndexError)
+    "flatten-twice": """
+          - {op: flatten}
+          - {op: flatten}
+          - {op: linear, out: classes, name: fc}
+    """,
+    "flatten-between": """
+          - {op: flatten}
+          - {op: linear, out: 16, name: fc1}
+          - {op: flatten}
+          - {op: relu}
+          - {op: linear, out: classes, name: fc2}
+    """,
 }
 KINDS = list(CLASSIFIERS)
 
@@ -118,7 +132,7 @@ def test_converted_graph_has_convolutions_with_the_linear_shapes(kind: str) -> N
     spec = load_spec(spec_text(kind))
     graph = fc_to_conv(build_graph(spec), spec)
     assert not any(isinstance(node.op, Flatten | Linear) for node in graph)
-    first = "fc" if kind != "mlp" else "fc1"
+    first = "fc1" if kind in ("mlp", "flatten-between") else "fc"
     op = graph[first].op
     assert isinstance(op, Conv)
     assert tuple(op.kernel) == FEATURES[1:]
@@ -129,7 +143,7 @@ def test_converted_graph_has_convolutions_with_the_linear_shapes(kind: str) -> N
 @pytest.mark.parametrize("kind", KINDS)
 def test_same_scores_on_the_original_input(kind: str) -> None:
     classifier, fcn, _ = _pair(kind)
-    first = "fc" if kind != "mlp" else "fc1"
+    first = "fc1" if kind in ("mlp", "flatten-between") else "fc"
     assert torch.equal(
         getattr(fcn, first).weight,
         getattr(classifier, first).weight.reshape(-1, *FEATURES),

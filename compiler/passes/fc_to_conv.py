@@ -47,7 +47,9 @@ def _conversion_plan(graph: Graph) -> tuple[dict[str, Shape], set[str]]:
         if not isinstance(node.op, Linear):
             continue
         source = graph.inputs_of(node.name)[0]
-        while graph[source].op.pointwise:
+        while graph[source].op.pointwise or _flattens_a_vector(graph, source):
+            if isinstance(graph[source].op, Flatten):  # a no-op on a vector: it goes too
+                flattens.add(source)
             source = graph.inputs_of(source)[0]
         op = graph[source].op
         if isinstance(op, Flatten):
@@ -72,3 +74,8 @@ def classifier_to_fcn_state_dict(
         weight = converted[key]
         converted[key] = weight.reshape(weight.shape[0], *node.from_linear)
     return converted
+
+
+def _flattens_a_vector(graph: Graph, name: str) -> bool:
+    """A flatten whose input is already a vector (after another flatten or a linear)."""
+    return isinstance(graph[name].op, Flatten) and len(graph.input_shapes(name)[0]) == 1

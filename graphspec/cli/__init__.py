@@ -11,6 +11,7 @@ quick. Bad input never shows a traceback: spec problems print as
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from graphspec.cli.errors import (
     EXIT_OK,
     describe_error,
     describe_os_error,
+    internal_error,
     one_line_warnings,
 )
 from graphspec.cli.options import Parser
@@ -90,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is None and isinstance(exc, OSError):  # a disk fault nothing else named
             message = describe_os_error(exc)
         if message is None:
-            raise
+            if os.environ.get("GRAPHSPEC_DEBUG"):
+                raise
+            message = internal_error(exc)
         print(message, file=sys.stderr)
         return EXIT_INVALID

@@ -36,6 +36,13 @@ def describe_error(exc: BaseException) -> str | None:
     return None
 
 
+def internal_error(exc: BaseException) -> str:
+    """The one line for an exception no check anticipated (a graphspec bug, never the
+    user's input alone): what it was and how to get the traceback for a report."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return f"error: internal error ({text}); GRAPHSPEC_DEBUG=1 shows the traceback to report"
+
+
 def describe_os_error(exc: OSError) -> str:
     """Last resort for an OSError nothing else named: ``error: PATH: reason`` on one line."""
     reason = exc.strerror or str(exc) or type(exc).__name__
