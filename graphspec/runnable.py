@@ -51,6 +51,12 @@ def check_task_head(spec: Spec) -> None:
             f"head '{head}' cannot serve task '{spec.task}' "
             f"(expected {_allowed(spec.task)}, got {head})",
         )
+    if spec.decoder is not None and spec.task != "segmentation":
+        raise SpecError.at(
+            spec.source.locate(("decoder",)),
+            f"a decoder serves segmentation only (task '{spec.task}' reads its head from "
+            "the encoder, so the decoder would be dropped; expected no decoder)",
+        )
 
 
 def check_bench_classes(spec: Spec) -> None:

@@ -49,6 +49,8 @@ CASES = (
     Case("seg_wrong_channels", "9:9 encoder[0].layers[0]"),
     Case("cls_map_output", "9:9 encoder[0].layers[0]"),
     Case("seg_one_class", "5:10 classes"),
+    # A decoder on a detection spec: the `decoder:` value on line 17, column 10.
+    Case("det_decoder", "17:10 decoder"),
 )
 
 

@@ -334,3 +334,24 @@ def test_l2norm_on_a_layer_that_is_not_a_source_is_an_error():
     err = info.value
     assert (err.line, err.column) == _position(text, "l2norm:", "block1_2")
     assert err.key_path == "head.l2norm[0]"
+
+
+def test_l2norm_listing_a_source_twice_is_an_error():
+    text = SSD_SMALL.read_text().replace(
+        "sources: [map8, map4, map2]", "sources: [map8, map4, map2]\n  l2norm: [map8, map8]"
+    )
+    with pytest.raises(SpecError) as info:
+        _compile_text(text)
+    err = info.value
+    assert err.key_path == "head.l2norm[1]" and "twice" in err.message
+
+
+def test_min_scale_above_max_scale_is_an_error():
+    text = SSD_SMALL.read_text().replace(
+        "min_scale: 0.2, max_scale: 0.75", "min_scale: 0.9, max_scale: 0.1"
+    )
+    with pytest.raises(SpecError) as info:
+        _compile_text(text)
+    err = info.value
+    assert (err.line, err.column) == _position(text, "anchors:", "0.9")
+    assert err.key_path == "head.anchors.min_scale" and "above max_scale 0.1" in err.message

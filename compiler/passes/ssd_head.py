@@ -76,7 +76,19 @@ def _check_sources(graph: Graph, spec: Spec, head: SSDHead) -> None:
                 src.locate(("head", "sources", i)),
                 f"source '{name}' listed twice (expected each source map once)",
             )
+    if head.anchors.min_scale > head.anchors.max_scale:
+        raise SpecError.at(
+            src.locate(("head", "anchors", "min_scale")),
+            f"min_scale {head.anchors.min_scale:g} is above max_scale "
+            f"{head.anchors.max_scale:g} (expected scales that grow from the first source "
+            "map, the finest, to the last)",
+        )
     for i, name in enumerate(head.l2norm):
+        if name in head.l2norm[:i]:
+            raise SpecError.at(
+                src.locate(("head", "l2norm", i)),
+                f"l2norm lists '{name}' twice (expected each source at most once)",
+            )
         if name not in head.sources:
             raise SpecError.at(
                 src.locate(("head", "l2norm", i)),
