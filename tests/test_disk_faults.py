@@ -27,20 +27,7 @@ from benchmarks.results import ResultsStore
 from benchmarks.sweep import run_sweep
 from graphspec.cli import main
 
-TINY = """\
-name: tiny
-task: segmentation
-input: {channels: 3, height: 32, width: 32}
-classes: 4
-encoder:
-  - stage: b1
-    layers:
-      - {op: conv, out: 8, kernel: 3, padding: 1}
-      - {op: relu}
-      - {op: maxpool, kernel: 2, stride: 2}
-decoder: {upsample: unpool}
-head: {type: segmentation}
-"""
+TINY = (Path(__file__).resolve().parent / "fixtures" / "tiny_seg.yaml").read_text()
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

@@ -16,20 +16,7 @@ from graphspec import load_spec
 from graphspec.cli import main
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-TINY_SEG = """\
-name: tiny
-task: segmentation
-input: {channels: 3, height: 32, width: 32}
-classes: 4
-encoder:
-  - stage: b1
-    layers:
-      - {op: conv, out: 8, kernel: 3, padding: 1}
-      - {op: relu}
-      - {op: maxpool, kernel: 2, stride: 2}
-decoder: {upsample: unpool}
-head: {type: segmentation}
-"""
+TINY_SEG = (Path(__file__).resolve().parent / "fixtures" / "tiny_seg.yaml").read_text()
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
