@@ -132,12 +132,16 @@ def test_a_decoder_cannot_mirror_a_flatten() -> None:
               - {op: conv, out: 4, kernel: 3, padding: 1}
               - {op: maxpool, kernel: 2}
               - {op: flatten}
-              - {op: linear, out: classes}
         decoder: {upsample: transposed}
         """
-    err = _error(_spec(body))
-    # The flatten on line 9 turns 4 x 16 x 16 into 1,024 values.
-    assert err.line == 9 and "vector of 1,024 values" in err.message
+    # Segmentation: fc_to_conv turns flatten + linear into convs first, so only a flatten
+    # without a linear after it reaches the decoder; on line 10 it makes 1,024 values.
+    err = _error(_spec(body, HEAD + "task: segmentation\n"))
+    assert err.line == 10 and "vector of 1,024 values" in err.message
+    # Any other task: a decoder is refused outright (its head reads the encoder).
+    linear = "\n              - {op: linear, out: classes}"
+    err = _error(_spec(body.replace("{op: flatten}", "{op: flatten}" + linear)))
+    assert err.key_path == "decoder" and "segmentation only" in err.message
 
 
 def test_a_pass_that_builds_an_out_of_range_op_reports_its_section() -> None:
