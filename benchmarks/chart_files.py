@@ -17,7 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["Chart", "save_figure", "slug"]
+from benchmarks.atomic import atomic_write  # noqa: E402
+
+__all__ = ["Chart", "save_atomic", "save_figure", "slug"]
 
 
 @dataclass
@@ -40,9 +42,16 @@ def save_figure(fig: Figure, out_stem: Path) -> tuple[Path, Path]:
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     png = out_stem.with_suffix(".png")
     svg = out_stem.with_suffix(".svg")
-    fig.savefig(png, dpi=120)
+    save_atomic(fig, png, dpi=120)
     # Text as <text> keeps the SVG small; a per-chart salt keeps element ids unique when
     # several SVGs are inlined into one HTML page.
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": out_stem.name}):
-        fig.savefig(svg)
+        save_atomic(fig, svg)
     return png, svg
+
+
+def save_atomic(fig: Figure, path: Path, dpi: float | None = None) -> None:
+    """``fig.savefig`` through a temp file, so a full disk leaves the old file or none,
+    never half a chart (the format is the suffix's: ``png``, ``svg``)."""
+    fmt = path.suffix.lstrip(".")
+    atomic_write(path, lambda handle: fig.savefig(handle, format=fmt, dpi=dpi), binary=True)

@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.chart_files import save_atomic  # noqa: E402
+
 __all__ = ["row_normalised", "save_confusion_png"]
 
 
@@ -40,5 +42,5 @@ def save_confusion_png(matrix: np.ndarray, names: Sequence[str], path: Path) -> 
         ax.text(col, row, f"{share:.2f}", ha="center", va="center", color=colour, fontsize=7)
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_atomic(fig, path, dpi=100)
     plt.close(fig)

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["draw_boxes", "palette", "save_mask", "segmentation_overlay"]
+from benchmarks.atomic import atomic_write
+
+__all__ = ["draw_boxes", "palette", "save_mask", "save_png", "segmentation_overlay"]
 
 ALPHA = 0.5  # weight of the class colour over the image in a segmentation overlay
 
@@ -32,7 +34,12 @@ def palette(classes: int) -> np.ndarray:
 
 def save_mask(mask: np.ndarray, path: Path) -> None:
     """A class-index PNG (8-bit, one value per pixel) of an ``[H, W]`` integer mask."""
-    Image.fromarray(mask.astype(np.uint8)).save(path)
+    save_png(Image.fromarray(mask.astype(np.uint8)), path)
+
+
+def save_png(image: Image.Image, path: Path) -> None:
+    """Write ``image`` as PNG through a temp file: a full disk leaves no half image."""
+    atomic_write(path, lambda handle: image.save(handle, format="PNG"), binary=True)
 
 
 def _legend(draw: ImageDraw.ImageDraw, names: Sequence[str], colours: np.ndarray) -> None:

@@ -19,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.chart_files import save_atomic  # noqa: E402
+
 __all__ = ["average_precision", "save_pr_png"]
 
 
@@ -51,5 +53,5 @@ def save_pr_png(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_atomic(fig, path, dpi=100)
     plt.close(fig)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from benchmarks.atomic import atomic_write_text
 from benchmarks.inference import InferenceError, LoadedModel, class_names
-from benchmarks.overlay import draw_boxes, save_mask, segmentation_overlay
+from benchmarks.overlay import draw_boxes, save_mask, save_png, segmentation_overlay
 from benchmarks.tta import TTATask
 
 __all__ = ["IMAGE_SUFFIXES", "Prediction", "find_images", "predict_images"]
@@ -90,14 +90,14 @@ def predict_images(
             mask = _segment(output, (height, width))
             mask_path = out / f"{path.stem}_mask.png"
             save_mask(mask, mask_path)
-            segmentation_overlay(image, mask, names).save(overlay)
+            save_png(segmentation_overlay(image, mask, names), overlay)
             done.append(Prediction(path, overlay, mask_path, 0))
             continue
         dets = tta.decode(output)[0]
         scale = torch.tensor([width / model.size[1], height / model.size[0]] * 2)
         boxes = (dets["boxes"].float() * scale).numpy()
         labels, scores = dets["labels"].tolist(), dets["scores"].float().tolist()
-        draw_boxes(image, boxes, labels, scores, names).save(overlay)
+        save_png(draw_boxes(image, boxes, labels, scores, names), overlay)
         results += _coco_results(number, boxes, labels, scores)
         entries.append({"id": number, "file_name": path.name, "width": width, "height": height})
         done.append(Prediction(path, overlay, None, len(labels)))

@@ -183,3 +183,33 @@ def test_report_on_a_corrupt_parquet_warns_and_bench_repairs(finished, tmp_path:
     assert "0 ran, 1 skipped" in capsys.readouterr().err
     df = pd.read_parquet(run_dir / "results.parquet")
     assert list(df["spec"]) == ["tiny"] and df["status"].tolist() == ["ok"]
+
+
+def test_a_full_disk_leaves_no_half_chart_or_image(tmp_path: Path, monkeypatch) -> None:
+    """Charts (report, val) and predict's PNGs go through a temp file too."""
+    import errno
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks.atomic import WriteError
+    from benchmarks.chart_files import save_figure
+    from benchmarks.overlay import save_mask
+
+    fig, _ = plt.subplots()
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:  # the bytes are written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(WriteError, match="No space left on device"):
+        save_figure(fig, tmp_path / "chart")
+    with pytest.raises(WriteError, match="mask.png"):
+        save_mask(np.zeros((4, 4), dtype=np.int64), tmp_path / "mask.png")
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temp file
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    save_mask(np.full((4, 4), 3), tmp_path / "mask.png")
+    assert np.asarray(Image.open(tmp_path / "mask.png")).tolist() == [[3] * 4] * 4
+    plt.close(fig)

@@ -67,12 +67,13 @@ def _table(result: ValResult) -> str:
 
 
 def _write(result: ValResult, out: Path) -> None:
+    from benchmarks.atomic import atomic_write_text
     from benchmarks.confusion_chart import save_confusion_png
     from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
     from benchmarks.pr_chart import save_pr_png
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "val.json").write_text(json.dumps(result.as_json(), indent=1))
+    atomic_write_text(out / "val.json", json.dumps(result.as_json(), indent=1))
     if result.confusion is not None:
         names = [c.name for c in result.per_class]
         save_confusion_png(result.confusion, names, out / "confusion.png")
