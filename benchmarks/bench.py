@@ -11,7 +11,6 @@ metrics with the best weights, then timing in its own phase, FLOPs cross-check) 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +20,16 @@ import torch
 
 from benchmarks.distributed import DistributedContext
 from benchmarks.inference import class_names
-from benchmarks.job_build import Built, build, data_classes, job_image_size, with_input_size
+from benchmarks.job_build import Built, build, data_classes
 from benchmarks.job_files import save_job_files, save_predictions
 from benchmarks.job_fit import Fitted, fit
 from benchmarks.measure import TimingRow, flops_mismatch, time_model
 from benchmarks.plan import Job
 from benchmarks.prediction_strip import per_class_scores, prediction_strip
-from benchmarks.recipe import resolve_recipe
 from benchmarks.timing_conditions import fixed_threads
 from benchmarks.train import evaluate
-from compiler import compile_graph
-from graphspec import load_spec
-from graphspec.memory import format_bytes, training_memory_bytes
 
-__all__ = ["DEFAULTS", "DeviceMemoryError", "check_memory", "device_memory_bytes", "run_job"]
+__all__ = ["DEFAULTS", "run_job"]
 
 DEFAULTS: dict[str, Any] = {
     "epochs": 10,
@@ -146,40 +141,6 @@ def _config(job: Job, settings: Mapping[str, Any], built: Built, fitted: Fitted)
     }
 
 
-class DeviceMemoryError(RuntimeError):
-    """A job whose estimated training memory exceeds the device's (refused, not tried)."""
-
-
-def device_memory_bytes(device: torch.device) -> int | None:
-    """The memory a job on ``device`` can use at most: a GPU's total memory, the machine's
-    physical RAM for the CPU (and for MPS, whose memory is the RAM); None when unknown."""
-    if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system
-        return None
-
-
-def check_memory(job: Job, settings: Mapping[str, Any], device: torch.device) -> None:
-    """Refuse the job before its model exists when one training step would not fit.
-
-    The graph is compiled a second time here (shapes only, milliseconds), because building
-    the module is what would allocate the impossible tensors. The estimate is
-    :func:`graphspec.memory.training_memory_bytes` at the effective (per-rank) batch size.
-    """
-    spec = load_spec(job.spec_file)
-    spec = with_input_size(spec, job_image_size(settings["image_size"], spec))
-    batch = resolve_recipe(settings, spec).batch_size
-    need = training_memory_bytes(compile_graph(spec), batch)
-    have = device_memory_bytes(device)
-    if have is not None and need > have:
-        raise DeviceMemoryError(
-            f"needs ~{format_bytes(need)} for one training step at batch {batch} "
-            f"(estimate), device has {format_bytes(have)}"
-        )
-
-
 def run_job(
     job: Job,
     job_dir: Path,
@@ -199,8 +160,7 @@ def run_job(
     ctx = ctx or DistributedContext()
     device = torch.device(settings["device"]) if not ctx.is_distributed else ctx.device
     with fixed_threads(settings["threads"]):
-        check_memory(job, settings, device)
-        built = build(job, settings)
+        built = build(job, settings, device)  # refuses a step that cannot fit, unbuilt
         if sync is not None:
             sync()
         fitted = fit(built, settings, ctx, device, progress=progress and ctx.is_main, desc=job.name)

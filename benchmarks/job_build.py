@@ -18,7 +18,9 @@ from torch import nn
 from benchmarks.classification_task import ClassificationTask
 from benchmarks.detection_task import DetectionTask
 from benchmarks.measure import counted_gflops
+from benchmarks.memory_check import check_memory
 from benchmarks.plan import Job
+from benchmarks.recipe import resolve_recipe
 from benchmarks.tasks import SegmentationTask, Task
 from compiler import GraphNet, compile_graph
 from compiler.transfer import TransferReport, load_encoder_weights
@@ -93,13 +95,16 @@ class Built:
     encoder_init: TransferReport | None = None  # what loading spec.encoder_init did
 
 
-def build(job: Job, settings: Mapping[str, Any]) -> Built:
-    """Load the spec at the job's size, compile it and build its (seeded) model."""
+def build(job: Job, settings: Mapping[str, Any], device: torch.device | None = None) -> Built:
+    """Load the spec at the job's size, compile it and build its (seeded) model; with a
+    ``device``, first refuse a training step that cannot fit it (``memory_check``)."""
     spec = load_spec(job.spec_file)
     size = job_image_size(settings["image_size"], spec)
     spec = with_input_size(spec, size)
     torch.manual_seed(settings["seed"])
     graph = compile_graph(spec)
+    if device is not None:
+        check_memory(graph, resolve_recipe(settings, spec).batch_size, device)
     model = GraphNet(graph)
     transfer = None if spec.encoder_init is None else load_encoder_weights(model, spec)
     return Built(spec, size, graph, model, totals(graph), counted_gflops(graph), transfer)
