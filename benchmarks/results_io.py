@@ -29,9 +29,7 @@ __all__ = [
     "column_order",
     "rows_to_frame",
     "read_csv_checked",
-    "read_csv_rows",
     "read_parquet_checked",
-    "read_parquet_rows",
     "write_results",
 ]
 
@@ -251,11 +249,6 @@ def read_csv_checked(path: Path) -> CheckedRows:
     return CheckedRows(_keyed(rows, problems), problems)
 
 
-def read_csv_rows(path: Path) -> list[dict[str, Any]]:
-    """Trusted rows of a results CSV (see :func:`read_csv_checked`)."""
-    return read_csv_checked(path).rows
-
-
 def read_parquet_checked(path: Path) -> CheckedRows:
     """Rows of a results parquet file as plain Python values (nulls are None), without rows
     lacking a job key; pyarrow's own error when the file is not readable parquet."""
@@ -265,11 +258,6 @@ def read_parquet_checked(path: Path) -> CheckedRows:
     rows = [{k: (None if _is_null(v) else v) for k, v in row.items()} for row in table.to_pylist()]
     problems: list[str] = []
     return CheckedRows(_keyed(rows, problems), problems)
-
-
-def read_parquet_rows(path: Path) -> list[dict[str, Any]]:
-    """Trusted rows of a results parquet file (see :func:`read_parquet_checked`)."""
-    return read_parquet_checked(path).rows
 
 
 def write_results(csv_path: Path, parquet_path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
