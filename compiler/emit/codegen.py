@@ -100,11 +100,10 @@ def generate_source(
 
 def _wrap(line: str, limit: int = 100) -> str:
     """Break a long constructor call after its opening parenthesis (ruff-clean output).
-    Only calls: a ``class``/``def`` header (a long spec name makes a long class name) and
-    the docstring stay one line, since splitting them would not be valid Python."""
+    Only lines ending in ``)`` are calls: a ``class``/``def`` header (``:``; a long spec
+    name makes a long class name) or a docstring stays one line, since splitting them
+    would not be valid Python."""
     if len(line) <= limit or "(" not in line or not line.rstrip().endswith(")"):
-        return line
-    if line.lstrip().startswith(("class ", "def ", '"""')):
         return line
     indent = len(line) - len(line.lstrip())
     head, _, rest = line.partition("(")

@@ -78,8 +78,9 @@ def main_chain(graph: Graph) -> list[str]:
 
 
 def _refuse_vectors(graph: Graph, chain: list[str]) -> None:
-    """A decoder restores feature maps, so it cannot undo a flatten: say so at the layer
-    (``fc_to_conv`` turns flatten + linear into convs for segmentation and SSD)."""
+    """A decoder restores feature maps, so it cannot undo a flatten: say so at the layer.
+    Only segmentation has a decoder (``graphspec.runnable``), and ``fc_to_conv`` has turned
+    its flatten + linear pairs into convs, so what is left is a flatten without a linear."""
     for name in chain:
         node = graph[name]
         if len(node.shape) != 3:
@@ -87,8 +88,8 @@ def _refuse_vectors(graph: Graph, chain: list[str]) -> None:
                 node.loc,
                 f"decoder cannot mirror '{name}': its {node.op.op} makes a vector of "
                 f"{node.shape[0]:,} values and a decoder restores feature maps (expected "
-                "C x H x W maps up to the encoder's output; remove the flatten/linear "
-                "layers, or use task: segmentation, which turns them into convs)",
+                "C x H x W maps up to the encoder's output; remove the flatten, or follow "
+                "it with a linear, which becomes a conv)",
             )
 
 
