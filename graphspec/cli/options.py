@@ -89,26 +89,24 @@ def image_size(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-def positive(text: str) -> int:
-    """An integer of at least 1 (epochs, batch size, image limit)."""
+def _integer_at_least(text: str, low: int, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive(text: str) -> int:
+    """An integer of at least 1 (epochs, batch size, image limit)."""
+    return _integer_at_least(text, 1, "a positive integer")
 
 
 def non_negative(text: str) -> int:
     """An integer of at least 0 (DataLoader workers)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {text!r}")
-    return value
+    return _integer_at_least(text, 0, "an integer of at least 0")
 
 
 _DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
