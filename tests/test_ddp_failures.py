@@ -3,20 +3,20 @@ that fails on one rank only is dropped by every rank and recorded with that rank
 
 from __future__ import annotations
 
-import os
-import socket
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 import torch.multiprocessing as mp
 
 import benchmarks.orchestrate
 from graphspec.cli import main
 
-WORLD_SIZE = 2
+sys.path.insert(0, str(Path(__file__).parent))
+from test_distributed import WORLD_SIZE, free_port, join_as_rank  # noqa: E402
+
 TIMEOUT_S = 120
 INJECTED = "injected failure on rank 1"
 
@@ -55,22 +55,9 @@ def _argv(specs: list[str], out: Path) -> list[str]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def worker(rank: int, port: int, argv: list[str], out_dir: str) -> None:
     """One torchrun-like rank running `graphspec bench`; rank 1 fails job "b" on entry."""
-    os.environ.update(
-        RANK=str(rank),
-        WORLD_SIZE=str(WORLD_SIZE),
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    torch.set_num_threads(1)
+    join_as_rank(rank, port)
     real = benchmarks.orchestrate.run_job
 
     def run_job(job, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -103,7 +90,7 @@ def test_ranks_agree_on_retries_and_on_a_failure_of_one_rank(
     _record_a_failed(tmp_path, out, monkeypatch)
     argv = [*_argv(_specs(tmp_path, "a", "b", "c"), out), "--retry-failed"]
     processes = mp.spawn(
-        worker, args=(_free_port(), argv, str(tmp_path)), nprocs=WORLD_SIZE, join=False
+        worker, args=(free_port(), argv, str(tmp_path)), nprocs=WORLD_SIZE, join=False
     )
     deadline = time.monotonic() + TIMEOUT_S
     while not processes.join(timeout=2):

@@ -80,8 +80,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def ddp_worker(rank: int, port: int, out_dir: str) -> None:
-    """One rank: train with DDP, evaluate its shard, save what the parent checks."""
+def join_as_rank(rank: int, port: int) -> None:
+    """Make this spawned process rank ``rank`` of WORLD_SIZE as torchrun would (its
+    environment variables), on one intra-op thread."""
     os.environ.update(
         RANK=str(rank),
         WORLD_SIZE=str(WORLD_SIZE),
@@ -90,6 +91,11 @@ def ddp_worker(rank: int, port: int, out_dir: str) -> None:
         MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
+
+
+def ddp_worker(rank: int, port: int, out_dir: str) -> None:
+    """One rank: train with DDP, evaluate its shard, save what the parent checks."""
+    join_as_rank(rank, port)
     ctx = init_distributed()
     try:
         # Different init per rank: only DDP's broadcast of rank 0's weights aligns them.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from test_distributed import (  # noqa: E402
     collate,
     eval_set,
     free_port,
+    join_as_rank,
     make_model,
     train_set,
 )
@@ -34,14 +34,7 @@ EPOCHS = 6
 
 def worker(rank: int, port: int, out_dir: str) -> None:
     """One rank: train with validation on its shard of the validation set; save the result."""
-    os.environ.update(
-        RANK=str(rank),
-        WORLD_SIZE=str(WORLD_SIZE),
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    torch.set_num_threads(1)
+    join_as_rank(rank, port)
     ctx = init_distributed()
     try:
         torch.manual_seed(0)
