@@ -4,6 +4,6 @@
 trained models); the CLI's ``graphspec bench`` and ``graphspec report`` drive the rest.
 """
 
-from benchmarks.run import Run, RunError, RunJob, load_run
+from benchmarks.inference.run import Run, RunError, RunJob, load_run
 
 __all__ = ["Run", "RunError", "RunJob", "load_run"]

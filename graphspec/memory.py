@@ -1,6 +1,6 @@
 """How much memory one training step of a graph needs, estimated from its static shapes.
 
-The harness asks this before it builds a model (:func:`benchmarks.bench.run_job`), so a
+The harness asks this before it builds a model (:func:`benchmarks.job.run.run_job`), so a
 spec whose sizes are far beyond the device is refused with a one-line reason instead of
 reaching the allocator (a 1 TB request either fails deep inside PyTorch or, on the CPU,
 sends the machine into swap). It needs only the graph, so it lives with the spec language.

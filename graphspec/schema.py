@@ -175,6 +175,17 @@ class Spec(Strict):
         """Where each key of this spec came from (empty for specs built in Python)."""
         return self._source
 
+    def with_input_size(self, size: tuple[int, int] | None) -> Spec:
+        """This spec at another input ``(height, width)`` (a sweep's ``--image-size``, a
+        test-time scale), keeping its source map so errors still point into the file;
+        itself when ``size`` is None or already its size."""
+        if size is None or (self.input.height, self.input.width) == tuple(size):
+            return self
+        shape = InputShape(channels=self.input.channels, height=size[0], width=size[1])
+        resized = self.model_copy(update={"input": shape})
+        resized._source = self._source
+        return resized
+
 
 def _rebuild_layer_union() -> None:
     """A newly defined op class joins the ``op`` union of every model that holds layers."""

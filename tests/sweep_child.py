@@ -15,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.plan import Job, plan_jobs  # noqa: E402
-from benchmarks.sweep import run_sweep  # noqa: E402
+from benchmarks.store.jobs import Job
+from benchmarks.sweep.plan import plan_jobs  # noqa: E402
+from benchmarks.sweep.runner import run_sweep  # noqa: E402
 
 SPEC_NAMES = ("alpha", "beta", "gamma")
 SEEDS = (0, 1)

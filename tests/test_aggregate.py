@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.aggregate import aggregate_seeds, group_ids, tri_state
+from benchmarks.report.aggregate import aggregate_seeds, group_ids, tri_state
 
 
 def _seed(spec: str, seed: int, miou: float, **values: object) -> dict[str, object]:

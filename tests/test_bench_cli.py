@@ -88,7 +88,7 @@ def test_bench_writes_rows_weights_config_and_report(tmp_path: Path) -> None:
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch) -> None:
-    import benchmarks.job_build as job_build
+    import benchmarks.job.build as job_build
     from compiler.emit import GraphNet
 
     class NaNNet(GraphNet):

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.classification_task import ClassificationTask
 from benchmarks.data import ShapesDataset, collate
 from benchmarks.data.shapes import _largest_label
-from benchmarks.job_build import task_for
+from benchmarks.tasks import task_for
+from benchmarks.tasks.classification import ClassificationTask
 from compiler import compile_graph
 from graphspec import SpecError, load_spec, totals
 from graphspec.cli import main

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from benchmarks.convergence import Convergence, ConvergenceRule, judge_convergence
-from benchmarks.history import EpochSummary
+from benchmarks.train.convergence import Convergence, ConvergenceRule, judge_convergence
+from benchmarks.train.history import EpochSummary
 
 
 def with_metrics(metrics: list[float | None], losses: list[float] | None = None) -> list:

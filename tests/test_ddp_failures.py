@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch.multiprocessing as mp
 
-import benchmarks.orchestrate
+import benchmarks.sweep.orchestrate
 from graphspec.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -58,14 +58,14 @@ def _argv(specs: list[str], out: Path) -> list[str]:
 def worker(rank: int, port: int, argv: list[str], out_dir: str) -> None:
     """One torchrun-like rank running `graphspec bench`; rank 1 fails job "b" on entry."""
     join_as_rank(rank, port)
-    real = benchmarks.orchestrate.run_job
+    real = benchmarks.sweep.orchestrate.run_job
 
     def run_job(job, *args, **kwargs):  # type: ignore[no-untyped-def]
         if rank == 1 and job.name == "b":
             raise RuntimeError(INJECTED)
         return real(job, *args, **kwargs)
 
-    benchmarks.orchestrate.run_job = run_job
+    benchmarks.sweep.orchestrate.run_job = run_job
     code = main(argv)
     (Path(out_dir) / f"exit{rank}").write_text(str(code))
 
@@ -77,7 +77,7 @@ def _record_a_failed(tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch)
         raise RuntimeError("first attempt")
 
     with monkeypatch.context() as patch:
-        patch.setattr(benchmarks.orchestrate, "run_job", fail)
+        patch.setattr(benchmarks.sweep.orchestrate, "run_job", fail)
         assert main(_argv(_specs(tmp_path, "a"), out)) == 1
     assert pd.read_csv(out / "results.csv")["status"].tolist() == ["failed"]
 

@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmarks.data import collate, make_dataset
-from benchmarks.detection_task import DetectionTask
-from benchmarks.job_build import task_for
-from benchmarks.train import TrainConfig, evaluate, train
+from benchmarks.tasks import task_for
+from benchmarks.tasks.detection import DetectionTask
+from benchmarks.train.loop import TrainConfig, evaluate, train
 from compiler import GraphNet, compile_graph
 from graphspec import load_spec
 

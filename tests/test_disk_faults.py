@@ -19,12 +19,13 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmarks import atomic, sweep
-from benchmarks.atomic import WriteError
-from benchmarks.job_files import save_state
-from benchmarks.plan import plan_jobs
-from benchmarks.results import ResultsStore
-from benchmarks.sweep import run_sweep
+from benchmarks.store.results import ResultsStore
+from benchmarks.sweep import runner as sweep
+from benchmarks.sweep.plan import plan_jobs
+from benchmarks.sweep.runner import run_sweep
+from compiler.emit.weights import save_state
+from graphspec import atomic
+from graphspec.atomic import WriteError
 from graphspec.cli import main
 
 TINY = (Path(__file__).resolve().parent / "fixtures" / "tiny_seg.yaml").read_text()
@@ -193,9 +194,9 @@ def test_a_full_disk_leaves_no_half_chart_or_image(tmp_path: Path, monkeypatch) 
     import numpy as np
     from PIL import Image
 
-    from benchmarks.atomic import WriteError
-    from benchmarks.chart_files import save_figure
-    from benchmarks.overlay import save_mask
+    from benchmarks.figures.files import save_figure
+    from benchmarks.figures.overlay import save_mask
+    from graphspec.atomic import WriteError
 
     fig, _ = plt.subplots()
     real_fsync = os.fsync

@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-from benchmarks.distributed import (
+from benchmarks.runtime.distributed import (
     DistributedContext,
     all_reduce_,
     barrier,
@@ -24,8 +24,8 @@ from benchmarks.distributed import (
     make_loader,
     wrap_model,
 )
-from benchmarks.tasks import SegmentationTask
-from benchmarks.train import TrainConfig, evaluate, train
+from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.train.loop import TrainConfig, evaluate, train
 
 WORLD_SIZE = 2
 EPOCHS = 3

@@ -10,15 +10,16 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from benchmarks.divergence import (
+from benchmarks.tasks.base import Task
+from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.train.divergence import (
     DivergedError,
     NonFiniteLossError,
     check_epoch,
     loss_growth,
     non_finite_tensor,
 )
-from benchmarks.tasks import SegmentationTask, Task
-from benchmarks.train import TrainConfig, train
+from benchmarks.train.loop import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_train import BrightnessDataset, loader_for, quiet_config  # noqa: E402

@@ -1,6 +1,6 @@
 """Graph FLOPs (2 x MACs) against ``torch.utils.flop_counter.FlopCounterMode`` on the
 compiled module, ``graphspec summary --json`` against both, and the harness's meta-device
-cross-check (``benchmarks.measure.counted_gflops``) against the static count."""
+cross-check (``benchmarks.cost.measure.counted_gflops``) against the static count."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.measure import counted_gflops, flops_mismatch
+from benchmarks.cost.measure import counted_gflops, flops_mismatch
 from compiler import compile_graph, compile_spec, count_parameters
 from graphspec import load_spec, totals
 from graphspec.cli import main

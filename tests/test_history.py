@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.history import HISTORY_COLUMNS, EpochSummary, history_csv, write_history_csv
+from benchmarks.train.history import HISTORY_COLUMNS, EpochSummary, history_csv, write_history_csv
 
 HISTORY = [
     EpochSummary(epoch=1, train_loss=1.25, lr=0.002, val_metric=None, epoch_s=3.5),

@@ -17,9 +17,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.data import collate, make_dataset
-from benchmarks.lr_finder import RangeTest, find_lr, pick_lr, task_step_loss
-from benchmarks.optimization import build_optimization
-from benchmarks.tasks import SegmentationTask
+from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.train.lr_finder import RangeTest, find_lr, pick_lr, task_step_loss
+from benchmarks.train.optimization import build_optimization
 
 
 def _scripted(values: list[float]) -> tuple[nn.Module, DataLoader]:

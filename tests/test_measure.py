@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks import measure
-from benchmarks.measure import TimingRow, time_model
-from benchmarks.timing import TimingPolicy
+from benchmarks.cost import measure
+from benchmarks.cost.measure import TimingRow, time_model
+from benchmarks.cost.timing import TimingPolicy
 
 COLUMNS = [
     "latency_ms",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import benchmarks.job_build
-import benchmarks.memory_check
+import benchmarks.cost.memory_check
+import benchmarks.job.build
 from compiler import compile_graph
 from graphspec import build_graph, load_spec
 from graphspec.cli import main
@@ -64,12 +64,12 @@ def test_format_bytes() -> None:
 def test_bench_refuses_a_job_that_does_not_fit_before_building_it(
     two: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(benchmarks.memory_check, "device_memory_bytes", lambda device: 10_000)
+    monkeypatch.setattr(benchmarks.cost.memory_check, "device_memory_bytes", lambda device: 10_000)
 
     def no_build(*args: object) -> None:
         raise AssertionError("the model must not be built")
 
-    monkeypatch.setattr(benchmarks.job_build, "GraphNet", no_build)
+    monkeypatch.setattr(benchmarks.job.build, "GraphNet", no_build)
     out = tmp_path / "run"
     args = ["bench", str(two), "--out", str(out), "--batch-size", "2", "--quiet", "--no-report"]
     assert main([*args, "--device", "cpu"]) == 1
@@ -89,4 +89,4 @@ def test_the_real_device_memory_of_the_cpu_is_the_physical_ram() -> None:
     import torch
 
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert benchmarks.memory_check.device_memory_bytes(torch.device("cpu")) == ram > 0
+    assert benchmarks.cost.memory_check.device_memory_bytes(torch.device("cpu")) == ram > 0

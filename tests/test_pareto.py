@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.aggregate import aggregate_seeds
-from benchmarks.pareto import pareto_frontier, pareto_mask
+from benchmarks.report.aggregate import aggregate_seeds
+from benchmarks.report.pareto import pareto_frontier, pareto_mask
 
 
 def brute_force_mask(costs: np.ndarray, scores: np.ndarray) -> np.ndarray:

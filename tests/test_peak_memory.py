@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks import peak_memory
-from benchmarks.peak_memory import peak_memory_mb
+from benchmarks.cost import peak_memory
+from benchmarks.cost.peak_memory import peak_memory_mb
 
 ALLOC_MB = 128
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.plan import Job, expand_seeds, plan_jobs
+from benchmarks.store.jobs import Job
+from benchmarks.sweep.plan import expand_seeds, plan_jobs
 
 
 def _specs(tmp_path: Path, *names: str) -> list[Path]:

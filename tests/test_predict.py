@@ -102,8 +102,8 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
 
 
 def test_voc_palette_and_unflip_by_hand() -> None:
-    from benchmarks.overlay import palette
-    from benchmarks.tta import _unflip
+    from benchmarks.figures.overlay import palette
+    from benchmarks.inference.tta import _unflip
 
     colours = palette(16).tolist()  # the VOC devkit's colour map
     assert colours[:4] == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.protocol import (
-    PROTOCOL_NAME,
+from benchmarks.store.layout import PROTOCOL
+from benchmarks.store.protocol import (
     Protocol,
     ProtocolError,
     collect_protocol,
@@ -85,7 +85,7 @@ def test_git_commit_inside_and_outside_a_repository(tmp_path: Path) -> None:
 def test_write_then_read_round_trips(tmp_path: Path) -> None:
     protocol = collect_protocol(SETTINGS, train_images=40)
     path = write_protocol(tmp_path / "run", protocol)
-    assert path == tmp_path / "run" / PROTOCOL_NAME
+    assert path == tmp_path / "run" / PROTOCOL
     assert json.loads(path.read_text(encoding="utf-8"))["version"] == 1
     assert read_protocol(tmp_path / "run") == protocol
     assert not list((tmp_path / "run").glob(".*.tmp"))  # the temp file was renamed away
@@ -93,7 +93,7 @@ def test_write_then_read_round_trips(tmp_path: Path) -> None:
 
 def test_missing_file_is_none_and_unknown_keys_are_ignored(tmp_path: Path) -> None:
     assert read_protocol(tmp_path) is None
-    (tmp_path / PROTOCOL_NAME).write_text(
+    (tmp_path / PROTOCOL).write_text(
         json.dumps({"version": 2, "data": "voc:/d", "epochs": 5, "new_field": 1}), encoding="utf-8"
     )
     assert read_protocol(tmp_path) == Protocol(data="voc:/d", epochs=5)
@@ -111,7 +111,7 @@ def test_missing_file_is_none_and_unknown_keys_are_ignored(tmp_path: Path) -> No
     ],
 )
 def test_bad_files_give_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / PROTOCOL_NAME).write_text(text, encoding="utf-8")
+    (tmp_path / PROTOCOL).write_text(text, encoding="utf-8")
     with pytest.raises(ProtocolError, match=message) as info:
         read_protocol(tmp_path)
     assert "\n" not in str(info.value)

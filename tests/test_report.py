@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.report import merge_results, write_report
+from benchmarks.report.write import write_report
+from benchmarks.store.read import merge_results
 
 
 def _row(spec: str, task: str, **values: object) -> dict[str, object]:

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 
-from benchmarks.aggregate import aggregate_seeds, group_ids
-from benchmarks.chart_axes import COST_AXES, TASK_METRICS
-from benchmarks.charts import draw_tradeoff
-from benchmarks.curves import group_curves
-from benchmarks.report import write_report
-from benchmarks.results import ResultsStore
+from benchmarks.report.aggregate import aggregate_seeds, group_ids
+from benchmarks.report.charts.axes import COST_AXES, TASK_METRICS
+from benchmarks.report.charts.curves import group_curves
+from benchmarks.report.charts.scatter import draw_tradeoff
+from benchmarks.report.write import write_report
+from benchmarks.store.results import ResultsStore
 
 # Hand-worked (sample std, ddof=1), GFLOPs minimised and mean mIoU maximised:
 #   p  1 GFLOP  seeds 0.90, 0.10 -> mean 0.500 ± sqrt(0.32) = 0.566   frontier (cheapest)

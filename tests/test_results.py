@@ -1,4 +1,4 @@
-"""Tests for benchmarks.results: row replace semantics, CSV/parquet agreement, atomic writes."""
+"""benchmarks.store.results: row replace semantics, CSV/parquet agreement, atomic writes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks import results
-from benchmarks.results import ResultsStore, file_hash, job_key
-from benchmarks.results_io import RESULT_COLUMNS
+from benchmarks.store import results
+from benchmarks.store.jobs import file_hash, job_key
+from benchmarks.store.results import ResultsStore
+from benchmarks.store.results_io import RESULT_COLUMNS
 
 
 def _row(key: str, **values: object) -> dict[str, object]:

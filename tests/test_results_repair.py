@@ -12,9 +12,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.plan import plan_jobs
-from benchmarks.results import ResultsFileError, ResultsRepairWarning, ResultsStore
-from benchmarks.sweep import run_sweep
+from benchmarks.store.results import ResultsFileError, ResultsRepairWarning, ResultsStore
+from benchmarks.sweep.plan import plan_jobs
+from benchmarks.sweep.runner import run_sweep
 from graphspec.cli import main
 
 

@@ -1,4 +1,4 @@
-"""Tests for benchmarks.sweep: planning, shards, failure isolation, interrupts and resume."""
+"""Tests for benchmarks.sweep.runner: planning, shards, failure isolation, interrupts and resume."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import sweep
-from benchmarks.interrupts import SweepInterrupted
-from benchmarks.plan import Job, plan_jobs, select_shard
-from benchmarks.results import ResultsStore, file_hash
-from benchmarks.sweep import SweepEvent, SweepSummary, run_sweep
+from benchmarks.store.jobs import Job, file_hash
+from benchmarks.store.plan_file import read_plan
+from benchmarks.store.results import ResultsStore
+from benchmarks.sweep.interrupts import SweepInterrupted
+from benchmarks.sweep.plan import plan_jobs, select_shard
+from benchmarks.sweep.runner import SweepEvent, SweepSummary, run_sweep
 
 CHILD = Path(__file__).with_name("sweep_child.py")
 sys.path.insert(0, str(CHILD.parent))
@@ -182,7 +183,7 @@ def test_planned_jobs_are_recorded_for_shards(tmp_path: Path) -> None:
     jobs = plan_jobs(_specs(tmp_path, "a", "b", "c"), [{}])
     shard = select_shard(jobs, "1/2")
     run_sweep(shard, tmp_path / "run", lambda job, d: {}, planned=jobs)
-    assert sweep.read_plan(tmp_path / "run") == [j.describe() for j in jobs]
+    assert read_plan(tmp_path / "run") == [j.describe() for j in jobs]
     assert [r["spec"] for r in ResultsStore(tmp_path / "run").rows()] == ["b"]
 
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks import timing
-from benchmarks.timing import (
+from benchmarks.cost import timing
+from benchmarks.cost.timing import (
     TimingPolicy,
     measure_latency,
     stats_from_times,

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from benchmarks import timing_conditions
-from benchmarks.timing import stats_from_times
-from benchmarks.timing_conditions import fixed_threads, load_average, noise_reason
+from benchmarks.cost import conditions as timing_conditions
+from benchmarks.cost.conditions import fixed_threads, load_average, noise_reason
+from benchmarks.cost.timing import stats_from_times
 
 STEADY = stats_from_times([250.0] * 20)
 # 10 x 250 ms and 10 x 500 ms: quartiles 250 and 500, median 375 -> IQR/median = 2/3.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.measure import TimingRow
-from benchmarks.timing_repeatability import Repeat, parse_args, report
+from benchmarks.cost.measure import TimingRow
+from benchmarks.tools.timing_repeatability import Repeat, parse_args, report
 
 
 def _row(latency_ms: float, ips: float, reason: str = "") -> TimingRow:

@@ -13,8 +13,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from benchmarks.tasks import SegmentationTask, Task, move_batch
-from benchmarks.train import (
+from benchmarks.runtime.placement import move_batch
+from benchmarks.tasks.base import Task
+from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.train.loop import (
     NonFiniteLossError,
     TrainConfig,
     build_scheduler,

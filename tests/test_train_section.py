@@ -1,11 +1,11 @@
 """A spec's ``train:`` section: strict validation at file:line:col, and its precedence over
-the sweep's settings in :func:`benchmarks.recipe.resolve_recipe`."""
+the sweep's settings in :func:`benchmarks.train.recipe.resolve_recipe`."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.recipe import Recipe, RecipeSources, resolve_recipe
+from benchmarks.train.recipe import Recipe, RecipeSources, resolve_recipe
 from graphspec import SpecError, load_spec
 
 HEADER = "name: t\ninput: {channels: 3, height: 32, width: 32}\nclasses: 10\n"

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmarks.confusion_chart import row_normalised
-from benchmarks.pr_chart import average_precision
+from benchmarks.figures.confusion import row_normalised
+from benchmarks.figures.pr_curves import average_precision
 from graphspec.cli import main
 
 TINY_SEG = (Path(__file__).resolve().parent / "fixtures" / "tiny_seg.yaml").read_text()

@@ -13,9 +13,9 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from benchmarks.data import ShapesDataset, collate
-from benchmarks.tasks import SegmentationTask
-from benchmarks.train import TrainConfig, Validation, train
-from benchmarks.validation import BestTracker, cpu_state, plain_module
+from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.train.loop import TrainConfig, Validation, train
+from benchmarks.train.validation import BestTracker, cpu_state, plain_module
 
 SIZE, CLASSES = (24, 24), 3
 

@@ -11,9 +11,15 @@ import torch
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from benchmarks.distributed import barrier, cleanup, init_distributed, make_loader, wrap_model
-from benchmarks.tasks import SegmentationTask
-from benchmarks.train import TrainConfig, Validation, evaluate, train
+from benchmarks.runtime.distributed import (
+    barrier,
+    cleanup,
+    init_distributed,
+    make_loader,
+    wrap_model,
+)
+from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.train.loop import TrainConfig, Validation, evaluate, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_distributed import (  # noqa: E402

@@ -9,13 +9,16 @@ not fit in one line.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-__all__ = ["WeightsError", "load_weights", "read_state_dict"]
+from graphspec.atomic import atomic_write
+
+__all__ = ["WeightsError", "load_weights", "read_state_dict", "save_state"]
 
 _LISTED = 5
 """Keys named per kind of mismatch; the rest are counted."""
@@ -23,6 +26,14 @@ _LISTED = 5
 
 class WeightsError(ValueError):
     """A weights file that is missing, unreadable or does not fit the network (one line)."""
+
+
+def save_state(path: Path, state: Mapping[str, torch.Tensor]) -> None:
+    """``torch.save`` of a state_dict through a temp file, so no partial file is left:
+    the one writer of the weight files :func:`read_state_dict` reads back."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()), binary=True)
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

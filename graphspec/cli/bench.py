@@ -1,7 +1,7 @@
 """``graphspec bench`` and ``graphspec demo``: parse a sweep's options, print its progress.
 
 The sweep itself (planning, sharding, DDP, results, report) is
-:func:`benchmarks.orchestrate.run_bench`; it is imported inside the command functions so
+:func:`benchmarks.sweep.orchestrate.run_bench`; it is imported inside the command functions so
 ``graphspec check`` never pays for torch and the harness.
 """
 
@@ -18,8 +18,8 @@ from graphspec.cli.run_options import add_run_options, check_run_options
 from graphspec.discover import find_specs
 
 if TYPE_CHECKING:
-    from benchmarks.orchestrate import SweepOptions
-    from benchmarks.sweep import SweepEvent, SweepSummary
+    from benchmarks.sweep.orchestrate import SweepOptions
+    from benchmarks.sweep.runner import SweepEvent, SweepSummary
 
 DEMO_SPECS = (
     "segnet-small.yaml",
@@ -122,7 +122,7 @@ def _default_specs_dir() -> Path:
 
 
 def _sweep_options(args: argparse.Namespace) -> SweepOptions:
-    from benchmarks.orchestrate import SweepOptions
+    from benchmarks.sweep.orchestrate import SweepOptions
 
     return SweepOptions(
         out=Path(args.out),
@@ -155,7 +155,7 @@ def _run(files: list[Path], args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"graphspec {args.command}: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from benchmarks.orchestrate import run_bench
+    from benchmarks.sweep.orchestrate import run_bench
 
     options = _sweep_options(args)
     outcome = run_bench(

@@ -34,14 +34,13 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from benchmarks.atomic import atomic_write_text
-    from benchmarks.job_files import save_state
     from compiler import GraphNet, compile_graph, fc_to_conv
     from compiler.emit import export_onnx, generate_source
     from compiler.emit.onnx import OnnxExportError
-    from compiler.emit.weights import WeightsError, load_weights, read_state_dict
+    from compiler.emit.weights import WeightsError, load_weights, read_state_dict, save_state
     from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict
     from graphspec import load_spec
+    from graphspec.atomic import atomic_write_text
 
     problem = _usage_problem(args)
     if problem:

@@ -23,9 +23,9 @@ EXIT_INTERRUPTED = 130
 
 def describe_error(exc: BaseException) -> str | None:
     """A one-line message for known user-facing errors (bad data, bad options), or None."""
-    from benchmarks.atomic import WriteError
     from benchmarks.data import DataError
-    from benchmarks.results import ResultsFileError
+    from benchmarks.store.results import ResultsFileError
+    from graphspec.atomic import WriteError
 
     if isinstance(exc, DataError | ResultsFileError | WriteError):
         return f"error: {exc}"
@@ -66,7 +66,7 @@ def one_line_warnings() -> Iterator[None]:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        # By name: importing benchmarks.results here would load torch for every command.
+        # By name: importing benchmarks.store.results here would load torch for every command.
         if category.__name__ == "ResultsRepairWarning":
             print(f"warning: {message}", file=sys.stderr)
         else:

@@ -1,6 +1,6 @@
 """``graphspec predict``: run a trained model on image files and write pictures of it.
 
-The work is :func:`benchmarks.predict_images.predict_images`, imported inside the command
+The work is :func:`benchmarks.inference.predict.predict_images`, imported inside the command
 so ``graphspec check`` never pays for torch.
 """
 
@@ -50,9 +50,9 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from benchmarks.data import DataError
-    from benchmarks.inference import InferenceError, load_model
-    from benchmarks.predict_images import find_images, predict_images
-    from benchmarks.tta import parse_scales
+    from benchmarks.inference.model import InferenceError, load_model
+    from benchmarks.inference.predict import find_images, predict_images
+    from benchmarks.inference.tta import parse_scales
     from compiler.emit.weights import WeightsError
 
     try:

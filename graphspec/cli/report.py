@@ -11,7 +11,8 @@ from graphspec.cli.options import add_command
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmarks.report import merge_results, write_report
+    from benchmarks.report.write import write_report
+    from benchmarks.store.read import merge_results
 
     runs = [Path(r) for r in args.runs]
     missing = [str(r) for r in runs if not r.exists()]

@@ -130,7 +130,7 @@ def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | 
     one failed row per job: the shard (``i/n``), the device (is it there?), the
     normalisation and the image size (does every spec build at it?).
     """
-    from benchmarks.plan import parse_shard
+    from benchmarks.sweep.plan import parse_shard
 
     if args.device is None:  # resolved here, not in the parser: torch loads in 1-2 s
         args.device = _default_device()
@@ -188,7 +188,6 @@ def _check_size(args: argparse.Namespace, files: Sequence[Path]) -> str | None:
     """
     if args.image_size is None:
         return None
-    from benchmarks.job_build import with_input_size
     from compiler import compile_graph
     from graphspec import SpecError, load_spec
 
@@ -199,7 +198,7 @@ def _check_size(args: argparse.Namespace, files: Sequence[Path]) -> str | None:
         except SpecError:
             continue
         try:
-            compile_graph(with_input_size(spec, (height, width)))
+            compile_graph(spec.with_input_size((height, width)))
         except SpecError as err:
             if _builds(spec):
                 own = f"{spec.input.height}x{spec.input.width}"

@@ -1,6 +1,6 @@
 """``graphspec val``: score a trained model on a split; metrics and a per-class table.
 
-The work is :func:`benchmarks.model_val.validate_model`, imported inside the command so
+The work is :func:`benchmarks.inference.val.validate_model`, imported inside the command so
 ``graphspec check`` never pays for torch.
 """
 
@@ -18,7 +18,7 @@ from graphspec.cli.options import add_command, positive
 from graphspec.cli.predict import add_model_options
 
 if TYPE_CHECKING:
-    from benchmarks.model_val import ValResult
+    from benchmarks.inference.val import ValResult
 
 
 def add_val_command(sub: argparse._SubParsersAction) -> None:
@@ -67,10 +67,10 @@ def _table(result: ValResult) -> str:
 
 
 def _write(result: ValResult, out: Path) -> None:
-    from benchmarks.atomic import atomic_write_text
-    from benchmarks.confusion_chart import save_confusion_png
+    from benchmarks.figures.confusion import save_confusion_png
+    from benchmarks.figures.pr_curves import save_pr_png
     from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
-    from benchmarks.pr_chart import save_pr_png
+    from graphspec.atomic import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "val.json", json.dumps(result.as_json(), indent=1))
@@ -83,9 +83,9 @@ def _write(result: ValResult, out: Path) -> None:
 
 def cmd_val(args: argparse.Namespace) -> int:
     from benchmarks.data import DataError
-    from benchmarks.inference import InferenceError, load_model
-    from benchmarks.model_val import validate_model
-    from benchmarks.tta import parse_scales
+    from benchmarks.inference.model import InferenceError, load_model
+    from benchmarks.inference.tta import parse_scales
+    from benchmarks.inference.val import validate_model
     from compiler.emit.weights import WeightsError
 
     try:

@@ -1,0 +1,71 @@
+"""The report's prediction sections: each ok run's strip of validation images and its
+per-class table, read from the files the job left in its folder
+(:func:`benchmarks.store.job_files.save_predictions`).
+
+The strip is copied next to the report (report.md links it; report.html embeds it as a
+data URI, so that file stays self-contained). A run from before these files existed, or
+whose files cannot be read, simply has no prediction section.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.figures.files import slug
+from benchmarks.report.content import Section
+from benchmarks.report.format import DASH, text
+from benchmarks.store.layout import find_job_folder
+
+__all__ = ["PredictionSection", "prediction_sections"]
+
+STRIP_NOTE = "Columns: input, ground truth, prediction (best weights), first validation images."
+
+
+@dataclass
+class PredictionSection(Section):
+    """A section whose picture is a PNG strip (``image``, next to the report) and whose
+    table is the per-class test numbers of one run."""
+
+    image: Path | None = None
+
+
+def _table(path: Path, column: str) -> tuple[list[str], list[list[str]]] | None:
+    """Headers and rows of a per_class.json; None when it cannot be read."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        rows = [
+            [str(e["name"]), DASH if e["value"] is None else f"{e['value']:.3f}"] for e in entries
+        ]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return ["Class", column], rows
+
+
+def prediction_sections(
+    task: str, rows: pd.DataFrame, run_dirs: Sequence[Path], out_dir: Path
+) -> list[PredictionSection]:
+    """One section per row of ``rows`` (ok runs with ``label``, ``seed``, ``job_key``,
+    ``spec_file``) whose job folder has a predictions.png; the strip is copied into
+    ``out_dir``."""
+    column = "IoU" if task == "segmentation" else "AP"
+    sections = []
+    for _, row in rows.iterrows():
+        folder = find_job_folder(run_dirs, row.get("spec_file"), row.get("job_key"))
+        if folder is None or not folder.predictions.is_file():
+            continue
+        heading = f"{task.capitalize()} predictions: {row['label']} (seed {text(row.get('seed'))})"
+        image = out_dir / f"{slug(task)}_predictions_{slug(row['label'])}_{folder.name}.png"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder.predictions, image)
+        section = PredictionSection(heading=heading, summary=STRIP_NOTE, image=image)
+        table = _table(folder.per_class, f"{column} (test)")
+        if table is not None:
+            section.headers, section.rows = table
+        sections.append(section)
+    return sections

@@ -1,0 +1,207 @@
+"""What the benchmark report says: the protocol header, intro lines and sections.
+
+Each task gets a section (charts, training curves, a table with one row per spec and
+setting, a Pareto note), a per-seed section when some spec has several seeds, a prediction
+section per run that left a strip (:mod:`benchmarks.report.predictions`) and a winner
+line; failed runs get a section of their own. Everything ranked, charted or put on the
+Pareto frontier is the mean over seeds (:mod:`benchmarks.report.aggregate`). The Markdown and HTML
+writers render the same :class:`benchmarks.report.content.ReportContent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.report.aggregate import aggregate_seeds, group_ids, tri_state
+from benchmarks.report.charts.axes import COST_AXES, TASK_METRICS, CostAxis, Metric
+from benchmarks.report.charts.curves import task_curves
+from benchmarks.report.charts.per_task import task_charts
+from benchmarks.report.content import ReportContent, Section
+from benchmarks.report.format import CHECK, CROSS, DASH, text
+from benchmarks.report.header import protocol_lines
+from benchmarks.report.pareto import pareto_mask
+from benchmarks.report.predictions import prediction_sections
+from benchmarks.report.tables import group_table, seed_table
+from benchmarks.report.winner import winner_sentence
+from benchmarks.store.protocol import Protocol
+
+__all__ = ["Section", "build_sections"]
+
+SETTING_COLUMNS = ("image_size", "device", "dtype")
+TASK_ORDER = ("segmentation", "detection", "classification")
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill in the columns the report relies on so partial and older tables still render."""
+    out = df.copy().reset_index(drop=True)
+    if "spec" not in out.columns:
+        out["spec"] = [f"run{i}" for i in range(len(out))]
+    out["spec"] = out["spec"].astype(str)
+    out["task"] = out["task"].fillna("unknown").astype(str) if "task" in out else "unknown"
+    status = out["status"] if "status" in out else pd.Series("ok", index=out.index)
+    out["status"] = status.fillna("ok").astype(str).str.strip().str.lower()
+    if "error" not in out.columns:
+        out["error"] = ""
+    for column in ("params", "gflops", "latency_ms", "latency_iqr_ms"):
+        out[column] = pd.to_numeric(out.get(column, np.nan), errors="coerce")
+    for column in ("converged", "timing_noisy"):  # unknown for rows of older runs
+        out[column] = tri_state(out.get(column, pd.Series(None, out.index, dtype=object)))
+    return out
+
+
+def _short_error(error: object) -> str:
+    """Last non-empty line of an error (a traceback ends with the exception), truncated."""
+    lines = [line.strip() for line in text(error).splitlines() if line.strip()]
+    message = lines[-1] if lines else DASH
+    return message if len(message) <= 240 else message[:237] + "..."
+
+
+def _settings(groups: pd.DataFrame) -> pd.Series:
+    """Setting text from the setting columns that vary in this task ('' when none vary)."""
+    varying = [c for c in SETTING_COLUMNS if c in groups and groups[c].nunique(dropna=False) > 1]
+
+    def describe(row: pd.Series) -> str:
+        parts = [(text(row[c]), "px" if c == "image_size" else "") for c in varying]
+        return " ".join(value + unit for value, unit in parts if value != DASH)
+
+    if not varying:
+        return pd.Series("", index=groups.index, dtype=object)
+    return groups.apply(describe, axis=1).astype(str)
+
+
+def _primary_cost(groups: pd.DataFrame) -> CostAxis | None:
+    """First cost axis with usable values: GFLOPs, else latency, else parameters."""
+    for axis in COST_AXES:
+        if np.isfinite(pd.to_numeric(groups[axis.column], errors="coerce")).any():
+            return axis
+    return None
+
+
+@dataclass
+class _TaskData:
+    """A task's metrics with values, its per-seed rows and its groups (one row per spec and
+    setting: mean ``acc`` of the primary metric, ``label``, ``pareto``), and the cost axis."""
+
+    metrics: tuple[Metric, ...]
+    rows: pd.DataFrame
+    groups: pd.DataFrame
+    cost: CostAxis | None
+
+
+def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
+    metrics = TASK_METRICS.get(task, (Metric("accuracy", "accuracy", "Accuracy (fraction)"),))
+    rows = ok.copy()
+    for metric in metrics:
+        rows[metric.column] = pd.to_numeric(
+            rows.get(metric.column, pd.Series(np.nan, rows.index)), errors="coerce"
+        )
+    rows["group"] = group_ids(rows)
+    groups = aggregate_seeds(rows, [m.column for m in metrics])
+    present = [m for m in metrics[1:] if np.isfinite(groups[m.column]).any()]
+    metrics = (metrics[0], *present)
+    groups["acc"] = groups[metrics[0].column]
+    groups["acc_std"] = groups[metrics[0].column + "_std"]
+    groups["_device"] = groups["device"].fillna("unknown").astype(str) if "device" in groups else ""
+    groups["setting"] = _settings(groups)
+    groups["label"] = (groups["spec"] + " " + groups["setting"]).str.strip()
+    rows["label"] = rows["group"].map(groups["label"])
+    cost = _primary_cost(groups)
+    costs = groups[cost.column].to_numpy(float) if cost else np.full(len(groups), np.nan)
+    groups["pareto"] = pareto_mask(costs, groups["acc"].to_numpy(float))
+    return _TaskData(metrics, rows, groups, cost)
+
+
+def _notes(data: _TaskData) -> list[str]:
+    primary, notes = data.metrics[0], []
+    if data.cost is not None and data.groups["pareto"].any():
+        notes.append(
+            f"{CHECK} = on the {primary.name}-vs-{data.cost.name} Pareto frontier of the mean "
+            "over seeds: no other run is at least as cheap and at least as accurate."
+        )
+    if data.groups["converged"].map(lambda state: state is not None).any():
+        notes.append(
+            f"Converged: {CHECK} every seed converged, {CROSS} at least one did not "
+            f"(its mean is not a settled score), {DASH} not recorded."
+        )
+    return notes
+
+
+def _task_sections(
+    task: str, ok: pd.DataFrame, out_dir: Path, tolerance: float, run_dirs: Sequence[Path]
+) -> tuple[list[Section], str]:
+    """A task's sections (charts written into ``out_dir``) and its winner line."""
+    data = _task_data(task, ok)
+    primary = data.metrics[0]
+    winner = winner_sentence(task, data.groups, primary, data.cost, tolerance)
+    section = Section(heading=f"{task.capitalize()} ({primary.name})")
+    section.charts = task_charts(task, data.groups, data.metrics, data.cost, out_dir)
+    if not section.charts:
+        section.summary = f"No charts: no run has both a {primary.name} and a cost value."
+    curves = task_curves(task, data.groups, data.rows, run_dirs, out_dir)
+    if curves is not None:
+        section.charts.append(curves)
+    section.headers, section.rows = group_table(data.groups, data.metrics)
+    section.notes = _notes(data)
+    predictions = prediction_sections(task, data.rows, run_dirs, out_dir)
+    if int(data.groups["seeds"].max()) <= 1:
+        return [section, *predictions], winner
+    section.summary = (
+        section.summary + " Each row is the mean over its seeds ± one sample std; the "
+        "per-seed rows follow (and are in results.csv)."
+    ).strip()
+    per_seed = Section(heading=f"{task.capitalize()}: per-seed runs")
+    per_seed.headers, per_seed.rows = seed_table(data.rows, data.metrics)
+    return [section, per_seed, *predictions], winner
+
+
+def _failed_section(failed: pd.DataFrame) -> Section:
+    section = Section(heading=f"Failed runs ({len(failed)})")
+    section.headers = ["Spec", "Task", "Size", "Device", "Status", "Error"]
+    for _, row in failed.iterrows():
+        section.rows.append(
+            [
+                row["spec"],
+                row["task"],
+                text(row.get("image_size")),
+                text(row.get("device")),
+                row["status"],
+                _short_error(row["error"]),
+            ]
+        )
+    return section
+
+
+def build_sections(
+    results: pd.DataFrame,
+    out_dir: Path,
+    tolerance: float,
+    run_dirs: Sequence[Path] = (),
+    protocols: Sequence[Protocol] = (),
+) -> ReportContent:
+    """The protocol header, intro lines (counts, one winner line per task) and sections;
+    writes charts to ``out_dir``. ``run_dirs`` are searched for the jobs' history.csv.
+
+    Tasks come in ``TASK_ORDER``, unknown ones after them alphabetically; failed runs last.
+    """
+    df = _normalise(results)
+    ok_rows, failed = df[df["status"] == "ok"], df[df["status"] != "ok"]
+    content = ReportContent(protocol=protocol_lines(protocols, ok_rows if len(ok_rows) else df))
+    plural = "" if len(df) == 1 else "s"
+    content.intro.append(f"{len(df)} run{plural}: {len(ok_rows)} ok, {len(failed)} failed.")
+    tasks = [t for t in TASK_ORDER if t in set(ok_rows["task"])]
+    tasks += sorted(set(ok_rows["task"]) - set(TASK_ORDER))
+    for task in tasks:
+        task_rows = ok_rows[ok_rows["task"] == task]
+        sections, winner = _task_sections(task, task_rows, out_dir, tolerance, run_dirs)
+        content.sections += sections
+        content.intro.append(f"**Winner** – {winner}")
+    if ok_rows.empty:
+        content.intro.append("No successful runs: nothing to chart or rank.")
+    if not failed.empty:
+        content.sections.append(_failed_section(failed))
+    return content

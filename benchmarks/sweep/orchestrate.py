@@ -1,0 +1,273 @@
+"""A whole benchmark run: plan the jobs, shard them, sweep them (alone or under DDP), report.
+
+This is what ``graphspec bench`` and ``graphspec demo`` do, as one function with typed
+options, so the command line only parses arguments and prints progress (through the
+``on_event`` / ``on_finished`` callbacks). Under ``torchrun`` every rank trains every job,
+because each DDP step needs all ranks, but only rank 0 records results and writes the report.
+
+The ranks run in lock-step, and rank 0 leads: it alone decides what runs (resume, shard,
+``--retry-failed``) and, before each job, broadcasts the job's key; the other ranks run
+exactly the job they are sent and nothing else. Within a job the ranks meet twice on the
+control group (:attr:`DistributedContext.control`): once the model is built and once the
+job is over (or as soon as a rank failed). Each rank reports its error there, or None; if
+any rank failed, every rank drops the job and rank 0 records it as failed with the failing
+rank's reason, so one rank's failure (its own out-of-memory, a bad file on one node) never
+leaves the others waiting in a collective. A rank that fails between the two meetings
+(loading data, training, evaluating) while its peers are inside a collective of the
+default group cannot be caught this way: they wait until the process group's timeout
+raises there, and then meet it as above.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.job.run import DEFAULTS, run_job
+from benchmarks.report.write import report_is_current, write_report
+from benchmarks.runtime.distributed import (
+    DistributedContext,
+    barrier,
+    broadcast_from_main,
+    cleanup,
+    gather_objects,
+    init_distributed,
+    launched_with_peers,
+)
+from benchmarks.store.jobs import Job
+from benchmarks.store.protocol import collect_protocol, write_protocol
+from benchmarks.sweep.plan import plan_jobs, select_shard
+from benchmarks.sweep.runner import (
+    EXIT_OK,
+    RunOne,
+    SweepEvent,
+    SweepSummary,
+    format_error,
+    run_sweep,
+)
+
+__all__ = ["SweepOptions", "BenchOutcome", "RankFailed", "release_memory", "run_bench"]
+
+OnEvent = Callable[[SweepEvent], None]
+Work = Callable[[Callable[[], None]], dict[str, Any]]
+"""One rank's share of a job, given the ``sync`` to call once its model is built."""
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How to run a sweep: the job settings (they are part of every job's key, so a changed
+    setting is a new job) and how to run it (where, which shard, retries, report, bars)."""
+
+    out: Path
+    epochs: int = DEFAULTS["epochs"]
+    batch_size: int = DEFAULTS["batch_size"]
+    seed: int = DEFAULTS["seed"]
+    image_size: tuple[int, int] | None = DEFAULTS["image_size"]
+    device: str = DEFAULTS["device"]
+    data: str = DEFAULTS["data"]
+    compile: bool = DEFAULTS["compile"]
+    workers: int = DEFAULTS["workers"]
+    limit: int | None = DEFAULTS["limit"]
+    lr: float | str = DEFAULTS["lr"]
+    seeds: int = 1
+    val_every: int = DEFAULTS["val_every"]
+    patience: int | None = DEFAULTS["patience"]
+    normalize: str = DEFAULTS["normalize"]
+    augment: bool = DEFAULTS["augment"]
+    threads: int | None = DEFAULTS["threads"]
+    shard: str | None = None
+    retry_failed: bool = False
+    report: bool = True
+    progress: bool = True
+
+    def settings(self) -> dict[str, Any]:
+        """The settings dict of every job; its keys and values make up the job keys, so
+        they must not change from one release to the next or resumes would re-run all."""
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "image_size": list(self.image_size) if self.image_size else None,
+            "device": self.device,
+            "data": self.data,
+            "compile": self.compile,
+            "workers": self.workers,
+            "limit": self.limit,
+            "lr": self.lr,
+            "val_every": self.val_every,
+            "patience": self.patience,
+            "normalize": self.normalize,
+            "augment": self.augment,
+            "threads": self.threads,
+        }
+
+
+@dataclass(frozen=True)
+class BenchOutcome:
+    """What :func:`run_bench` did; ``report`` is report.html when a report was written.
+
+    On the non-main ranks of a DDP run ``is_main`` is False: they record nothing, so their
+    exit code is 0 and rank 0's says how the sweep went."""
+
+    summary: SweepSummary
+    is_main: bool = True
+    report: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.summary.exit_code if self.is_main else EXIT_OK
+
+
+def release_memory() -> None:
+    """Free what a failed job left behind (e.g. after CUDA out-of-memory) before the next."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _releasing(on_event: OnEvent | None) -> OnEvent:
+    """``on_event`` preceded by :func:`release_memory` after every failed job."""
+
+    def handle(event: SweepEvent) -> None:
+        if event.kind == "failed":
+            release_memory()
+        if on_event is not None:
+            on_event(event)
+
+    return handle
+
+
+class RankFailed(RuntimeError):
+    """Another rank failed this job; the message names that rank and its reason."""
+
+
+def _agree(ctx: DistributedContext, error: str | None) -> list[tuple[int, str]]:
+    """One meeting of all ranks: each says why it failed (None: fine so far); returns the
+    failures, (rank, reason), the same list on every rank."""
+    return [(rank, e) for rank, e in enumerate(gather_objects(error, ctx)) if e is not None]
+
+
+def _in_step(work: Work, ctx: DistributedContext) -> dict[str, Any]:
+    """Run this rank's share of one job, meeting the others after the build and at the end.
+
+    Raises the rank's own exception when the first failing rank is this one, else
+    :class:`RankFailed` naming the failing rank: every rank then drops the job together.
+    """
+
+    def sync() -> None:
+        failures = _agree(ctx, None)
+        if failures:
+            raise RankFailed(f"rank {failures[0][0]}: {failures[0][1]}")
+
+    try:
+        row = work(sync)
+    except RankFailed:
+        raise  # learnt at a meeting: the others know already
+    except Exception as exc:
+        failures = _agree(ctx, format_error(exc))
+        if failures[0][0] == ctx.rank:
+            raise
+        raise RankFailed(f"rank {failures[0][0]}: {failures[0][1]}") from exc
+    sync()
+    return row
+
+
+def _lead(ctx: DistributedContext, progress: bool) -> RunOne:
+    """Rank 0's ``run_one``: tell the others which job runs next, then run it in step."""
+
+    def run_one(job: Job, job_dir: Path) -> dict[str, Any]:
+        broadcast_from_main(job.key, ctx)
+        return _in_step(lambda sync: run_job(job, job_dir, ctx, progress, sync), ctx)
+
+    return run_one
+
+
+def _alone(progress: bool) -> RunOne:
+    """The ``run_one`` of a process without peers."""
+    return lambda job, job_dir: run_job(job, job_dir, None, progress)
+
+
+def _follow(jobs: Sequence[Job], ctx: DistributedContext) -> BenchOutcome:
+    """A non-main DDP rank: run, in step with rank 0, each job rank 0 sends, until it sends
+    None. Nothing is recorded here; job files would go to a throw-away folder."""
+    by_key = {job.key: job for job in jobs}
+    summary = SweepSummary(total=len(jobs))
+
+    def work(key: str, scratch: Path) -> Work:
+        def run(sync: Callable[[], None]) -> dict[str, Any]:
+            job = by_key.get(key)
+            if job is None:
+                raise LookupError(
+                    f"job {key[:8]} is not in this rank's plan (do all ranks see the same "
+                    "spec files and options?)"
+                )
+            return run_job(job, scratch / job.dir_name, ctx, False, sync)
+
+        return run
+
+    with tempfile.TemporaryDirectory() as scratch:
+        while (key := broadcast_from_main(None, ctx)) is not None:
+            try:
+                _in_step(work(key, Path(scratch)), ctx)
+                summary.done += 1
+            except Exception:
+                summary.failed += 1
+                release_memory()
+    barrier(ctx)
+    cleanup()
+    return BenchOutcome(summary, is_main=False)
+
+
+def run_bench(
+    files: Sequence[Path],
+    options: SweepOptions,
+    on_event: OnEvent | None = None,
+    on_finished: Callable[[SweepSummary], None] | None = None,
+) -> BenchOutcome:
+    """Sweep ``files`` under ``options`` into ``options.out`` and write its report there.
+
+    ``on_event`` sees every job's progress on the main rank; ``on_finished`` is called there
+    once the sweep is over, before the report is written (an interrupted sweep writes none).
+    A bad ``options.shard`` raises ValueError before anything runs.
+    """
+    run_dir = Path(options.out)
+    planned = plan_jobs(files, [options.settings()], seeds=options.seeds)
+    jobs = select_shard(planned, options.shard) if options.shard else planned
+    ctx = init_distributed() if launched_with_peers() else None
+    if ctx is not None and not ctx.is_main:
+        return _follow(jobs, ctx)
+    run_one = _lead(ctx, options.progress) if ctx is not None else _alone(options.progress)
+    try:
+        # Creates run_dir (a one-line WriteError if it cannot: the followers still get their
+        # "no more jobs" below); an unchanged protocol is not rewritten.
+        write_protocol(run_dir, collect_protocol(options.settings()))
+        summary = run_sweep(
+            jobs,
+            run_dir,
+            run_one,
+            retry_failed=options.retry_failed,
+            on_event=_releasing(on_event),
+            planned=planned,
+        )
+    finally:
+        if ctx is not None:
+            broadcast_from_main(None, ctx)  # the followers' "no more jobs"
+    if ctx is not None:
+        barrier(ctx)
+        cleanup()
+    if on_finished is not None:
+        on_finished(summary)
+    if summary.interrupted or not options.report:
+        return BenchOutcome(summary)
+    if report_is_current(run_dir, run_dir / "report"):  # a resume that changed nothing
+        return BenchOutcome(summary, report=run_dir / "report" / "report.html")
+    written = write_report(
+        run_dir, run_dir / "report", title=f"graphspec: {run_dir.name}", run_dirs=[run_dir]
+    )
+    return BenchOutcome(summary, report=written["report.html"])

@@ -1,0 +1,227 @@
+"""Generic sweep runner: a list of (spec file, settings) jobs, run robustly and resumably.
+
+The runner knows nothing about what a job does; ``run_one(job, job_dir) -> row`` does the work.
+What it guarantees:
+
+* every finished job's row is written to the run dir's :class:`ResultsStore` right away
+  (atomically), so a killed sweep loses at most the job that was running;
+* re-running the same sweep skips jobs whose key is already stored (``retry_failed=True``
+  re-runs failed ones); a job's key hashes the spec bytes and settings, so an edited spec or
+  changed setting is a new job (:mod:`benchmarks.sweep.plan`);
+* an exception in one job (CUDA OOM, non-finite loss, a bug) is recorded as a ``failed`` row
+  and the sweep goes on;
+* Ctrl-C / SIGTERM stop the sweep cleanly: the interrupted job records nothing, finished rows
+  stay, and :attr:`SweepSummary.exit_code` is 130. A signal that arrives while a finished job's
+  row is being written is held until the write is done, so a finished job is never lost
+  (:mod:`benchmarks.sweep.interrupts`);
+* a disk fault (full disk, read-only folder: :func:`graphspec.atomic.is_disk_fault`) is not
+  a job failure: it stops the sweep with a :class:`~graphspec.atomic.WriteError` and records
+  nothing for the job it hit, so finished rows stay and a resume re-runs that job once the
+  disk is fixed. A job's files are all written atomically, so it leaves no partial file;
+* resuming a finished run writes nothing: ``sweep.json`` is rewritten only when the plan
+  changes and damaged results files are repaired only when damaged
+  (:meth:`ResultsStore.repair`);
+* ``select_shard`` splits one plan over several processes or machines (same run dir is fine:
+  the store locks around appends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from benchmarks.store.jobs import Job
+from benchmarks.store.layout import JobFolder, RunFolder
+from benchmarks.store.plan_file import write_plan
+from benchmarks.store.results import STATUS_FAILED, STATUS_OK, ResultsStore
+from benchmarks.sweep.interrupts import InterruptGuard
+from graphspec.atomic import WriteError, atomic_write_text, ensure_dir, is_disk_fault
+
+ERROR_MAX_CHARS = 500
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class SweepSummary:
+    """What one ``run_sweep`` call did. ``failed`` counts jobs that failed in this call;
+    ``skipped_failed`` counts skipped jobs whose stored row is a failure (resume without
+    ``retry_failed``) — both make the exit code 1 so a failure is never hidden by a resume."""
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    skipped_failed: int = 0
+    interrupted: bool = False
+    failed_jobs: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.failed or self.skipped_failed:
+            return EXIT_FAILED
+        return EXIT_OK
+
+    def count_skip(self, status: str) -> None:
+        """A job skipped because ``status`` is stored for it."""
+        self.skipped += 1
+        if status != STATUS_OK:
+            self.skipped_failed += 1
+
+    def count_row(self, job: Job, row: Mapping[str, Any]) -> None:
+        """A job that ran in this call and wrote ``row``."""
+        if row["status"] == STATUS_OK:
+            self.done += 1
+        else:
+            self.failed += 1
+            self.failed_jobs.append(job.dir_name)
+
+
+EventKind = Literal["skip", "start", "ok", "failed", "interrupted"]
+
+
+@dataclass(frozen=True)
+class SweepEvent:
+    """Progress notification for ``on_event`` (e.g. to print a progress line)."""
+
+    kind: EventKind
+    job: Job | None
+    index: int
+    total: int
+    row: dict[str, Any] | None = None
+
+
+RunOne = Callable[[Job, Path], Mapping[str, Any]]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def format_error(exc: BaseException, limit: int = ERROR_MAX_CHARS) -> str:
+    """``Type: message`` on one line, at most ``limit`` chars, for the ``error`` column."""
+    message = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _identity(job: Job, status: str) -> dict[str, Any]:
+    return {
+        "spec_file": str(job.spec_file),
+        "spec_hash": job.spec_hash,
+        "job_key": job.key,
+        "status": status,
+        "finished_at": _now(),
+    }
+
+
+def build_row(job: Job, result: Mapping[str, Any]) -> dict[str, Any]:
+    """Row for a finished job: run_one's values, settings for keys it did not report (run_one
+    wins, as it knows effective values such as the device "auto" resolved to), then the
+    runner-owned identity fields."""
+    row = dict(result)
+    for name, value in job.settings.items():
+        row.setdefault(name, value)
+    row.setdefault("spec", job.name)
+    row.update(_identity(job, STATUS_OK))
+    return row
+
+
+def build_failed_row(job: Job, exc: BaseException) -> dict[str, Any]:
+    """Row for a job whose run_one raised: settings, identity and the one-line error."""
+    row: dict[str, Any] = dict(job.settings)
+    row["spec"] = job.name
+    row.update(_identity(job, STATUS_FAILED))
+    row["error"] = format_error(exc)
+    return row
+
+
+def _write_traceback(job_dir: Path, exc: BaseException) -> None:
+    """Full traceback next to the job's files; the results row only has one line.
+
+    Written atomically, so it is complete or absent (never empty); a failure to write it is
+    ignored so that it cannot mask the job's own error, which the row records.
+    """
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if text.strip():
+        with contextlib.suppress(OSError):
+            atomic_write_text(JobFolder(job_dir).error, text)
+
+
+def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> dict[str, Any]:
+    """Run one job; its row, a failed row if it raised (interrupts and disk faults propagate)."""
+    ensure_dir(job_dir)
+    try:
+        result = run_one(job, job_dir)
+        if not isinstance(result, Mapping):
+            raise TypeError(f"run_one returned {type(result).__name__}, not a dict")
+        return build_row(job, result)
+    except Exception as exc:
+        if isinstance(exc, WriteError):
+            raise  # the disk, not the job, failed: stop the sweep (see the module docstring)
+        if is_disk_fault(exc):
+            assert isinstance(exc, OSError)
+            raise WriteError.wrap(exc.filename or job_dir, exc) from exc
+        _write_traceback(job_dir, exc)
+        return build_failed_row(job, exc)
+
+
+def run_sweep(
+    jobs: Sequence[Job],
+    run_dir: str | Path,
+    run_one: RunOne,
+    *,
+    retry_failed: bool = False,
+    on_event: Callable[[SweepEvent], None] | None = None,
+    planned: Sequence[Job] | None = None,
+) -> SweepSummary:
+    """Run ``jobs`` in order into ``run_dir``, skipping finished ones; see module docstring.
+
+    ``planned`` is the full plan recorded in sweep.json when ``jobs`` is one shard of it (pass
+    the same full plan from every shard so they all write the same file); default ``jobs``.
+    Exceptions from ``on_event``, from writing results and disk faults inside a job propagate
+    (a disk fault as :class:`~graphspec.atomic.WriteError`): they are bugs or a broken disk,
+    not job failures.
+    """
+    run_dir = Path(run_dir)
+    jobs = list(jobs)
+    store = ResultsStore(run_dir)
+    summary = SweepSummary(total=len(jobs))
+
+    def emit(kind: EventKind, job: Job | None, index: int, row: dict[str, Any] | None) -> None:
+        if on_event is not None:
+            on_event(SweepEvent(kind, job, index, len(jobs), row))
+
+    guard = InterruptGuard()
+    with guard:
+        index = 0
+        try:
+            ensure_dir(run_dir)
+            store.repair()
+            write_plan(run_dir, jobs if planned is None else list(planned))
+            stored = store.statuses()
+            for index, job in enumerate(jobs):
+                status = stored.get(job.key)
+                # Stored ok rows are always skipped; stored failures unless retry_failed.
+                if status is not None and (status == STATUS_OK or not retry_failed):
+                    summary.count_skip(status)
+                    emit("skip", job, index, None)
+                    continue
+                emit("start", job, index, None)
+                row = _attempt(job, RunFolder(run_dir).job(job.dir_name).path, run_one)
+                with guard.deferred():
+                    store.append(row)
+                    summary.count_row(job, row)
+                emit(row["status"], job, index, row)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            emit("interrupted", None, index, None)
+    return summary

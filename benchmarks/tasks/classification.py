@@ -1,0 +1,76 @@
+"""Image classification as a benchmark task: logits ``[N, classes]`` against one label each.
+
+The data's ``label`` is the class of an image's largest object (see
+:mod:`benchmarks.data.shapes`). The evaluator keeps two integer sums, correct and seen, so
+all-reducing them across DDP ranks gives exactly the top-1 accuracy of one process seeing
+the whole split, as the segmentation evaluator does with its confusion matrix.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from benchmarks.data import Batch
+from benchmarks.tasks.base import Task
+
+__all__ = ["ClassificationEvaluator", "ClassificationTask"]
+
+
+def _logits_and_labels(
+    model_output: Tensor, batch: Batch, num_classes: int
+) -> tuple[Tensor, Tensor]:
+    """The ``[N, classes]`` logits and ``[N]`` labels, or a one-line error saying which is off."""
+    if "label" not in batch:
+        raise ValueError(
+            "classification needs an image-level 'label' per item (expected the shapes "
+            "data, got a dataset without one)"
+        )
+    if model_output.dim() != 2 or model_output.shape[1] != num_classes:
+        raise ValueError(
+            f"classification logits must be [N, {num_classes}], got {list(model_output.shape)}"
+        )
+    return model_output, batch["label"]
+
+
+class ClassificationEvaluator:
+    """Top-1 accuracy from ``counts = [correct, seen]`` (a sum, so it all-reduces)."""
+
+    def __init__(self, num_classes: int, device: torch.device | str | None) -> None:
+        self.num_classes = num_classes
+        self.counts = torch.zeros(2, dtype=torch.int64, device=device)
+
+    def update(self, model_output: Tensor, batch: Batch) -> None:
+        logits, labels = _logits_and_labels(model_output, batch, self.num_classes)
+        correct = (logits.argmax(dim=1) == labels.to(logits.device)).sum()
+        self.counts[0] += correct.to(self.counts.device)
+        self.counts[1] += labels.numel()
+
+    def state_tensors(self) -> list[Tensor]:
+        return [self.counts]
+
+    def compute(self) -> dict[str, float]:
+        """``top1`` in [0, 1]; NaN when nothing was evaluated (an empty split is no score)."""
+        correct, seen = (int(v) for v in self.counts.tolist())
+        return {"top1": correct / seen if seen else float("nan")}
+
+
+class ClassificationTask(Task):
+    """Classification: mean cross-entropy of ``[N, classes]`` logits, scored by top-1."""
+
+    name = "classification"
+    metric = "top1"
+
+    def __init__(self, num_classes: int) -> None:
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        self.num_classes = num_classes
+
+    def loss(self, model_output: Tensor, batch: Batch) -> dict[str, Tensor]:
+        """Cross-entropy in fp32 even under autocast, like the segmentation loss."""
+        logits, labels = _logits_and_labels(model_output, batch, self.num_classes)
+        return {"loss": F.cross_entropy(logits.float(), labels)}
+
+    def evaluator(self, device: torch.device | str | None = None) -> ClassificationEvaluator:
+        return ClassificationEvaluator(self.num_classes, device)
