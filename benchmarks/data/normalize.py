@@ -71,7 +71,7 @@ IMAGENET = Normalization("imagenet", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225
 NO_NORMALIZATION = Normalization("none", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 # Measured once on the shapes train split, seed 0, its first 256 images at 64x64 (the size
 # of the small reference specs): per-channel mean and population std over all their
-# pixels, rounded to 3 decimals (tests/test_augment.py repeats the measurement). Other
+# pixels, rounded to 3 decimals (tests/harness/data/test_augment.py repeats the measurement). Other
 # sizes and seeds move them by about 0.01, far below what matters for normalising.
 SHAPES = Normalization("shapes", (0.515, 0.490, 0.497), (0.226, 0.225, 0.231))
 

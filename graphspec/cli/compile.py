@@ -11,7 +11,7 @@ from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from graphspec.cli.options import add_command, positive
 
 DEFAULT_OPSET = 20
-"""torch.onnx's default opset for the pinned torch (tests/test_export.py checks it)."""
+"""torch.onnx's default opset for the pinned torch (tests/compiler/test_export.py checks it)."""
 
 
 def _weights_target(args: argparse.Namespace) -> Path | None:

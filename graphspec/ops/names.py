@@ -9,7 +9,7 @@ not a prefix the compiler names its own layers with. The schema applies it, so `
 ``compile_spec``, codegen and ONNX export agree on every name.
 
 graphspec never imports torch, so the ``nn.Module`` attributes are written out here;
-``tests/test_names.py`` compares the list with ``dir(torch.nn.Module())``.
+``tests/spec/test_names.py`` compares the list with ``dir(torch.nn.Module())``.
 """
 
 from __future__ import annotations
