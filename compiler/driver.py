@@ -20,6 +20,7 @@ from compiler.passes import (
 )
 from graphspec import Graph, Spec, SpecError, build_graph, enforce_budget, load_spec
 from graphspec.gc_pause import paused_gc
+from graphspec.ir_check import GraphCheckError
 from graphspec.limits import DEFAULT_LIMITS, Limits, enforce_limits
 from graphspec.runnable import check_output, check_task_head
 
@@ -38,6 +39,11 @@ class PassStep:
     section: str
     """The spec key that asks for the pass: an error in what it derives is reported there."""
     applies: Callable[[Spec], bool] = lambda spec: True
+
+    @property
+    def name(self) -> str:
+        """The pass's function name, which a broken-graph error reports."""
+        return getattr(self.run, "__name__", repr(self.run))
 
     def apply(self, graph: Graph, spec: Spec) -> Graph:
         """Run the pass; a layer it cannot construct (pydantic refused a derived field) is
@@ -72,6 +78,15 @@ PASSES: tuple[PassStep, ...] = (
 """The pass order: FC -> conv, then the decoder and its skips, then the head."""
 
 
+def _check(graph: Graph, after: str) -> None:
+    """:meth:`Graph.check`, naming the step that left the graph broken: a compiler bug,
+    caught where it happened rather than as a crash in a later pass or in emission."""
+    try:
+        graph.check()
+    except GraphCheckError as exc:
+        raise GraphCheckError(f"{after} left a broken graph: {exc}") from None
+
+
 @paused_gc()  # see graphspec.gc_pause: half the time of a big compile otherwise
 def compile_graph(
     spec: Spec, *, check_budget: bool = True, limits: Limits = DEFAULT_LIMITS
@@ -84,9 +99,11 @@ def compile_graph(
     nodes the passes add meet ``limits`` too (checked after each pass)."""
     check_task_head(spec)
     graph = build_graph(spec, check_budget=False, limits=limits)
+    _check(graph, "build_graph")
     for step in PASSES:
         if step.applies(spec):
             rewritten = step.apply(graph, spec)
+            _check(rewritten, f"pass {step.name}")
             if rewritten is not graph:  # a pass that does not apply returns its input
                 enforce_limits(rewritten, limits)
             graph = rewritten

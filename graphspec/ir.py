@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Literal
 
 from graphspec.errors import SourceLocation
+from graphspec.ir_check import GraphCheckError, check_results, check_wiring
 from graphspec.ops import Op, Shape
 from graphspec.schema import Anchors
 
@@ -51,8 +52,6 @@ class Node:
     jump: tuple[Fraction, Fraction] | None = None
     """Cumulative stride (h, w): input pixels between neighbouring outputs."""
 
-    mirrors: str | None = None
-    """``mirror_decoder``: the encoder node whose effect this decoder node undoes."""
     tied_to: str | None = None
     """``mirror_decoder`` (``upsample: tied``): the encoder conv whose weight Parameter
     this transposed conv reuses; emission makes them one Parameter."""
@@ -98,7 +97,10 @@ class Graph:
     holding the edge's port, in insertion order: networkx's layout, without its
     per-call overhead (a 10,000-layer compile added nodes at ~15 us each), and with the
     same iteration orders, so execution order, summaries and generated code are
-    unchanged."""
+    unchanged. Every write goes through :meth:`add`, :meth:`connect`,
+    :meth:`_disconnect` or :meth:`_remove`, which drop what is remembered about the
+    wiring (the topological order, a passed :meth:`check`): a pass that returns its
+    input, or a check right before ``enforce_limits``, costs nothing twice."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -110,6 +112,10 @@ class Graph:
         self._nodes: dict[str, Node] = {}
         self._succ: dict[str, dict[str, int]] = {}
         self._pred: dict[str, dict[str, int]] = {}
+        self._order: list[str] | None = None
+        """The topological order of the names, until the next write."""
+        self._checked = False
+        """Whether the wiring passed :meth:`check` since the last write."""
 
     # -- reading -------------------------------------------------------------------
     def __getitem__(self, name: str) -> Node:
@@ -150,6 +156,12 @@ class Graph:
     def topological(self) -> list[Node]:
         """Nodes in an execution order: Kahn's algorithm by generations, as networkx's
         ``topological_sort`` orders them (ties broken by insertion order)."""
+        if self._order is None:
+            self._order = self._kahn()
+        return [self._nodes[n] for n in self._order]
+
+    def _kahn(self) -> list[str]:
+        """The names in :meth:`topological` order; ValueError if there is a cycle."""
         indegree = {n: len(p) for n, p in self._pred.items() if p}
         generation = [n for n, p in self._pred.items() if not p]
         order: list[str] = []
@@ -165,7 +177,7 @@ class Graph:
             generation = following
         if indegree:
             raise ValueError(f"graph {self.name!r} has a cycle")
-        return [self._nodes[n] for n in order]
+        return order
 
     def ancestors(self, names: Iterable[str]) -> set[str]:
         """``names`` and every node they depend on."""
@@ -193,6 +205,25 @@ class Graph:
         dag.add_edges_from((s, d) for s, succ in self._succ.items() for d in succ)
         return [(a, b) for a, b, *_ in nx.find_cycle(dag)]
 
+    def check(self) -> None:
+        """Raise :class:`GraphCheckError` naming the node at the first broken invariant:
+        every edge joins two nodes, in both maps with one port; each node's input ports are
+        ``0..n-1``; the returned nodes exist; there is no cycle. The driver runs it after
+        the builder and after each pass (as ``torch.fx`` has ``Graph.lint()``), so a pass
+        that corrupts the wiring is named at once instead of crashing a later pass.
+        O(nodes + edges), and free on a graph not written since it last passed."""
+        check_results(self._nodes, self.output, self.outputs)
+        if self._checked:
+            return
+        check_wiring(self._nodes, self._pred, self._succ)
+        try:
+            self.topological()
+        except ValueError:
+            cycle = self.find_cycle()
+            names = " -> ".join([src for src, _ in cycle] + [cycle[0][0]])
+            raise GraphCheckError(f"node {cycle[0][0]!r} is on a cycle: {names}") from None
+        self._checked = True
+
     # -- writing -------------------------------------------------------------------
     def add(self, node: Node, inputs: Sequence[str] = ()) -> Node:
         """Add ``node`` reading ``inputs`` (in port order); return it."""
@@ -200,6 +231,7 @@ class Graph:
             self._succ[node.name] = {}
             self._pred[node.name] = {}
         self._nodes[node.name] = node
+        self._order, self._checked = None, False
         for port, src in enumerate(inputs):
             self.connect(src, node.name, port)
         return node
@@ -207,10 +239,12 @@ class Graph:
     def connect(self, src: str, dst: str, port: int) -> None:
         self._succ[src][dst] = port
         self._pred[dst][src] = port
+        self._order, self._checked = None, False
 
     def _disconnect(self, src: str, dst: str) -> None:
         del self._succ[src][dst]
         del self._pred[dst][src]
+        self._order, self._checked = None, False
 
     def reroute_consumers(self, old: str, new: str) -> None:
         """Make every reader of ``old`` read ``new`` instead, on the same port."""
@@ -234,6 +268,7 @@ class Graph:
         for pred in self._pred.pop(name):
             del self._succ[pred][name]
         del self._nodes[name]
+        self._order, self._checked = None, False
 
     def keep_only(self, names: set[str]) -> None:
         """Drop every node not in ``names``."""
@@ -251,4 +286,5 @@ class Graph:
             new._nodes[name] = clone
         new._succ = {n: dict(s) for n, s in self._succ.items()}
         new._pred = {n: dict(p) for n, p in self._pred.items()}
+        new._order, new._checked = self._order, self._checked  # same wiring; never mutated
         return new

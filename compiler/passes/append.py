@@ -22,8 +22,7 @@ def append_node(
     role: Role,
     loc: SourceLocation,
     stage: str | None = None,
-    mirrors: str | None = None,
 ) -> Node:
     """Add ``name`` reading ``inputs`` (port order) and infer its shape and cost."""
-    graph.add(Node(name, op, role, loc, stage=stage, mirrors=mirrors), inputs)
+    graph.add(Node(name, op, role, loc, stage=stage), inputs)
     return infer_node(graph, name)

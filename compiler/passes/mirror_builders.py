@@ -91,7 +91,6 @@ class DecoderBuilder:
             role="decoder",
             loc=like.loc,
             stage=f"dec_{like.stage}",
-            mirrors=like.name,
         )
         self.current = name
         return node

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from graphspec import SourceLocation, SpecError, SpecIssue, load_spec, totals
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from graphspec.cli.lock import LockFileError, LockRun
 from graphspec.cli.options import add_command
 from graphspec.discover import find_specs
+from graphspec.lock import LockFileError, LockRun
 from graphspec.runnable import check_bench_classes
 
 if TYPE_CHECKING:
@@ -110,13 +110,23 @@ def _print_text(
     print(f"{checked} checked, {bad} invalid", file=sys.stderr)
 
 
+def _open_lock(args: argparse.Namespace) -> LockRun | None:
+    """The lock run ``--lock`` or ``--write-lock`` asks for (they exclude each other);
+    None without either."""
+    if args.lock is not None:
+        return LockRun.compare(Path(args.lock))
+    if args.write_lock is not None:
+        return LockRun.record(Path(args.write_lock))
+    return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     files, missing = find_specs(args.paths)
     if missing and not files:
         print(f"graphspec check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        lock = LockRun.open(args.lock, args.write_lock)
+        lock = _open_lock(args)
     except LockFileError as err:
         print(
             f"graphspec check: bad lock file {args.lock or args.write_lock}: {err}", file=sys.stderr

@@ -19,7 +19,9 @@ def _weights_target(args: argparse.Namespace) -> Path | None:
     ``--weights`` or ``-o``)."""
     if not (args.weights and args.output):
         return None
-    return Path(args.output).with_suffix(".pt")
+    from compiler.emit.export import weights_beside
+
+    return weights_beside(args.output)
 
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
@@ -34,43 +36,34 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from compiler import GraphNet, compile_graph, fc_to_conv
-    from compiler.emit import export_onnx, generate_source
+    from compiler import compile_graph, fc_to_conv
+    from compiler.emit import generate_source
+    from compiler.emit.export import export_files
     from compiler.emit.onnx import OnnxExportError
-    from compiler.emit.weights import WeightsError, load_weights, read_state_dict, save_state
-    from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict
+    from compiler.emit.weights import WeightsError
     from graphspec import load_spec
-    from graphspec.atomic import atomic_write_text
 
     problem = _usage_problem(args)
     if problem:
         print(f"graphspec compile: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    spec = load_spec(args.spec)
-    graph = compile_graph(spec)
+    graph = compile_graph(load_spec(args.spec))
     if args.fcn:
         graph = fc_to_conv(graph)
     if not args.output and not args.onnx:
         sys.stdout.write(generate_source(graph))
         return EXIT_OK
-    net = GraphNet(graph)
-    target = _weights_target(args)
+    as_given = {Path(p): p for p in (args.output, args.onnx) if p}  # "wrote ./m.py" as typed
     try:
-        if args.weights:
-            state = read_state_dict(args.weights)
-            if args.fcn:  # a trained classifier's linear weights, reshaped to the convs
-                state = classifier_to_fcn_state_dict(state, graph)
-            load_weights(net, state, args.weights)
-        if args.output:
-            weights_file = target.name if target else None
-            atomic_write_text(Path(args.output), generate_source(graph, weights_file=weights_file))
-            print(f"wrote {args.output}")
-        if target is not None:
-            save_state(target, net.state_dict())
-            print(f"wrote {target}")
-        if args.onnx:
-            export_onnx(net, args.onnx, opset=args.opset)
-            print(f"wrote {args.onnx}")
+        export_files(
+            graph,
+            source=args.output or None,
+            onnx=args.onnx or None,
+            weights=args.weights or None,
+            fcn=args.fcn,
+            opset=args.opset,
+            on_write=lambda path: print(f"wrote {as_given.get(path, path)}"),
+        )
     except (WeightsError, OnnxExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INVALID

@@ -227,5 +227,8 @@ def test_repeated_post_ops_are_mirrored(which: str) -> None:
     for node, shape in seen.items():
         assert shape == (2, *model.graph[node].shape), node
     if which == "relu-relu":  # both relus after c2 are mirrored after its decoder conv
-        mirrored = [n for n in model.graph if n.mirrors == "c2" and n.op.op == "relu"]
-        assert len(mirrored) == 2
+        graph = model.graph
+        relus = [n.name for n in graph if n.role == "decoder" and n.op.op == "relu"]
+        assert relus == ["dec_c2_relu0", "dec_c2_relu1"]
+        assert graph.inputs_of("dec_c2_relu0") == ["dec_c2"]
+        assert graph.inputs_of("dec_c2_relu1") == ["dec_c2_relu0"]

@@ -1,4 +1,5 @@
-"""``graphspec check --write-lock / --lock``: pin each spec's size so CI catches drift.
+"""Lock files: pin each spec's size so CI catches drift (``graphspec check --write-lock
+/ --lock`` reads options and prints; the work is here, beside the graph IR it reads).
 
 A lock file records, per valid spec, the numbers a reviewer cares about: parameters, exact
 FLOPs (an int, so no rounding hides a change), the shape of every returned node and the
@@ -13,15 +14,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphspec import SpecIssue, load_spec
+from graphspec.atomic import atomic_write_text
+from graphspec.errors import SpecIssue
+from graphspec.loader import load_spec
 
 if TYPE_CHECKING:
-    from graphspec import Graph
+    from graphspec.ir import Graph
 
 LOCK_VERSION = 1
 
@@ -125,18 +127,9 @@ def format_lock(entries: dict[str, LockEntry]) -> str:
 
 
 def write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
-    """Write ``entries`` atomically (temp file + ``os.replace``), so a crash never leaves
-    half a file; see :func:`format_lock` for the layout."""
-    text = format_lock(entries)
-    folder = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``entries`` atomically (:func:`~graphspec.atomic.atomic_write_text`), so a
+    crash never leaves half a file; see :func:`format_lock` for the layout."""
+    atomic_write_text(path, format_lock(entries))
 
 
 def _show(value: object) -> str:
@@ -166,15 +159,16 @@ class LockRun:
     seen: dict[str, LockEntry] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, lock: str | None, write_lock: str | None) -> LockRun | None:
-        """The run for the command line's options (None without either). The lock is read
-        first, so a corrupt one fails before any spec is compiled."""
-        if lock is not None:
-            return cls(Path(lock), read_lock(Path(lock)), write=False)
-        if write_lock is not None:
-            path = Path(write_lock)
-            return cls(path, read_lock(path) if path.exists() else {}, write=True)
-        return None
+    def compare(cls, path: Path) -> LockRun:
+        """A run that reports drift from the lock at ``path`` (``--lock``). The lock is
+        read now, so a corrupt or missing one fails before any spec is compiled."""
+        return cls(path, read_lock(path), write=False)
+
+    @classmethod
+    def record(cls, path: Path) -> LockRun:
+        """A run that merges the checked specs into ``path`` (``--write-lock``): a new
+        file if there is none, but an existing corrupt one fails before any compile."""
+        return cls(path, read_lock(path) if path.exists() else {}, write=True)
 
     def observe(self, spec: Path, graph: Graph) -> list[SpecIssue]:
         """Record a valid spec's entry; with ``--lock``, the issues of its drift."""
