@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
 from graphspec.ops.names import LayerName
 from graphspec.source import SourceMap
+from graphspec.tasks import TaskName, on_new_task
 
 MAX_REPEAT = 1000
 MAX_EPOCHS = 10_000
@@ -157,7 +158,7 @@ Head = Annotated[
 
 class Spec(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
-    task: Literal["segmentation", "detection", "classification"] = "classification"
+    task: TaskName = "classification"
     input: InputShape
     classes: PosInt
     scale: Scale = Scale()
@@ -193,4 +194,10 @@ def _rebuild_layer_union() -> None:
     Spec.model_rebuild(force=True)
 
 
+def _rebuild_task_names() -> None:
+    """A newly declared task joins the ``task`` choices."""
+    Spec.model_rebuild(force=True)
+
+
 on_new_op(_rebuild_layer_union)
+on_new_task(_rebuild_task_names)

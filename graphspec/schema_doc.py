@@ -122,6 +122,8 @@ def _constraints(tp: Any) -> list[str]:
             return [alias[2]]
         found = _constraints(get_args(tp)[0])
         for meta in tp.__metadata__:
+            if callable(getattr(meta, "choices", None)):  # a schema built from a registry
+                found.append("one of " + ", ".join(f"`{v}`" for v in meta.choices()))
             found += _bounds(meta.metadata if isinstance(meta, FieldInfo) else [meta])
             if isinstance(meta, FieldInfo) and isinstance(meta.discriminator, str):
                 found.append(f"chosen by `{meta.discriminator}`")

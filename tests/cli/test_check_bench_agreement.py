@@ -16,8 +16,8 @@ from typing import get_args
 import pytest
 
 from graphspec.cli import main
-from graphspec.runnable import TASK_HEADS
 from graphspec.schema import Head
+from graphspec.tasks import task_forms
 from tests import FIXTURES
 
 RUNNABLE = FIXTURES / "runnable"
@@ -108,7 +108,7 @@ def test_check_and_bench_agree(
 def test_every_head_type_serves_exactly_one_task() -> None:
     """A new head type must be given a task here, or check and bench would disagree on it."""
     head_types = {model.model_fields["type"].default for model in get_args(get_args(Head)[0])}
-    owners = {h: [t for t, heads in TASK_HEADS.items() if h in heads] for h in head_types}
+    owners = {h: [t for t, f in task_forms().items() if h in f.heads] for h in head_types}
     assert owners == {
         "segmentation": ["segmentation"],
         "fcn": ["segmentation"],
