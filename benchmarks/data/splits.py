@@ -10,9 +10,7 @@ train split is flipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from torch.utils.data import DataLoader, Dataset
 
@@ -22,7 +20,7 @@ from benchmarks.data.holdout import DEFAULT_HOLDOUT
 from benchmarks.data.normalize import Normalization, NormalizedDataset, parse_normalization
 from benchmarks.runtime.distributed import DistributedContext, make_loader
 
-__all__ = ["JobData", "job_loader", "open_job_data"]
+__all__ = ["TEST_SPLIT", "TRAIN_SPLIT", "VAL_SPLIT", "JobData", "job_loader", "open_job_data"]
 
 
 @dataclass
@@ -42,9 +40,23 @@ class JobData:
         return {key: len(data) for key, data in splits.items()}  # type: ignore[arg-type]
 
 
-def open_job_data(settings: Mapping[str, Any], size: tuple[int, int], classes: int) -> JobData:
-    """Open every split (so bad data fails before training) and wrap them."""
-    source, seed = settings["data"], settings["seed"]
+TRAIN_SPLIT, VAL_SPLIT, TEST_SPLIT = "train", "val", "test"
+"""The split names every source serves (:data:`benchmarks.data.SPLITS`)."""
+
+
+def open_job_data(
+    source: str,
+    size: tuple[int, int],
+    classes: int,
+    *,
+    seed: int,
+    limit: int | None,
+    normalize: str,
+    augment: bool,
+) -> JobData:
+    """Open every split of ``source`` at ``size`` (so bad data fails before training) and
+    wrap them: ``limit`` caps the training and validation images, ``normalize`` is bench's
+    ``--normalize``, ``augment`` flips the training images."""
     holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT
 
     def split(name: str, limit: int | None = None) -> Dataset:
@@ -52,26 +64,27 @@ def open_job_data(settings: Mapping[str, Any], size: tuple[int, int], classes: i
             source, name, size, seed=seed, limit=limit, num_classes=classes, holdout=holdout
         )
 
-    normalization = parse_normalization(settings["normalize"], source)
-    train = split("train", settings["limit"])
-    if settings["augment"]:
+    normalization = parse_normalization(normalize, source)
+    train = split(TRAIN_SPLIT, limit)
+    if augment:
         train = RandomHorizontalFlip(train, seed=seed)
     return JobData(
         train=NormalizedDataset(train, normalization),
-        val=NormalizedDataset(split(settings["val_split"], settings["limit"]), normalization),
-        test=NormalizedDataset(split(settings["eval_split"]), normalization),
+        val=NormalizedDataset(split(VAL_SPLIT, limit), normalization),
+        test=NormalizedDataset(split(TEST_SPLIT), normalization),
         normalization=normalization,
-        augment=bool(settings["augment"]),
+        augment=augment,
     )
 
 
 def job_loader(
     dataset: Dataset,
     batch_size: int,
-    settings: Mapping[str, Any],
     ctx: DistributedContext,
     *,
     shuffle: bool,
+    workers: int,
+    seed: int,
 ) -> DataLoader:
     """Training loaders shuffle (seeded) and drop a ragged last batch; eval loaders keep all."""
     return make_loader(
@@ -79,8 +92,8 @@ def job_loader(
         batch_size,
         shuffle,
         ctx,
-        workers=settings["workers"],
+        workers=workers,
         collate_fn=collate,
-        seed=settings["seed"],
+        seed=seed,
         drop_last=shuffle and len(dataset) > batch_size,  # type: ignore[arg-type]
     )

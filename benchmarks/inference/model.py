@@ -21,7 +21,8 @@ from torch import nn
 
 from benchmarks.data.normalize import Normalization, parse_normalization
 from benchmarks.store.layout import JobFolder
-from benchmarks.tasks import Task, task_for
+from benchmarks.store.settings import JobSettings, SettingsError
+from benchmarks.tasks import Task, task_classes, task_for
 from compiler import GraphNet, compile_graph
 from compiler.emit.weights import WeightsError, load_weights, read_state_dict
 from graphspec import Graph, Spec, load_spec
@@ -63,7 +64,7 @@ def compile_at(
         load_weights(net, state, "file")
     except WeightsError as exc:
         raise InferenceError(f"at input size {size[0]}x{size[1]}: {exc}") from None
-    return graph, net.eval(), task_for(sized, None, graph)
+    return graph, net.eval(), task_for(sized, graph)
 
 
 def _read_config(job_dir: Path) -> dict[str, Any]:
@@ -82,20 +83,20 @@ def _read_config(job_dir: Path) -> dict[str, Any]:
 def _from_job(job_dir: Path) -> tuple[Spec, Path, Normalization, str, int]:
     """Spec (at the trained size), weights, normalisation, data and seed of a job folder."""
     config = _read_config(job_dir)
-    settings, norm = config.get("settings", {}), config.get("normalization")
+    norm = config.get("normalization")
+    try:
+        settings = JobSettings.from_json(config.get("settings", {}))
+    except SettingsError as exc:
+        raise InferenceError(f"{job_dir}/config.json: {exc}") from None
     spec_file = Path(config.get("spec_file", ""))
     if not spec_file.is_file():
         raise InferenceError(f"{job_dir}/config.json: spec file not found: {spec_file}")
     spec = load_spec(spec_file)
-    size = settings.get("image_size")
-    if size is not None:
-        size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     if not isinstance(norm, dict):
         raise InferenceError(f"{job_dir}/config.json: no 'normalization' recorded")
     normalization = Normalization(norm["name"], tuple(norm["mean"]), tuple(norm["std"]))
-    data = str(settings.get("data", "shapes"))
-    seed = int(settings.get("seed", 0))
-    return spec.with_input_size(size), JobFolder(job_dir).best_weights, normalization, data, seed
+    sized = spec.with_input_size(settings.image_size_for(spec))
+    return sized, JobFolder(job_dir).best_weights, normalization, settings.data, settings.seed
 
 
 def load_model(
@@ -126,10 +127,9 @@ def load_model(
             raise InferenceError(str(exc)) from None
     else:
         raise InferenceError(f"no such job folder or spec file: {path}")
-    if spec.task not in ("segmentation", "detection"):
-        raise InferenceError(
-            f"task '{spec.task}' has no predict/val yet (expected segmentation or detection)"
-        )
+    if task_for(spec, compile_graph(spec, check_budget=False)).per_class_name is None:
+        dense = ", ".join(dict.fromkeys(t.name for t in task_classes() if t.per_class_name))
+        raise InferenceError(f"task '{spec.task}' has no predict/val yet (expected {dense})")
     state = read_state_dict(weights_path)
     graph, net, task = compile_at(spec, (spec.input.height, spec.input.width), state)
     return LoadedModel(spec, graph, net, task, normalization, data, state, seed)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from benchmarks.data.names import class_names
-from benchmarks.figures.overlay import draw_boxes, save_mask, save_png, segmentation_overlay
+from benchmarks.figures.overlay import save_mask, save_png
 from benchmarks.inference.model import InferenceError, LoadedModel
 from benchmarks.inference.tta import TTATask
 from graphspec.atomic import atomic_write_text
@@ -65,59 +65,34 @@ def _input(model: LoadedModel, image: Image.Image) -> torch.Tensor:
     return model.normalization.apply(resized)
 
 
-def _segment(output: torch.Tensor, original: tuple[int, int]) -> np.ndarray:
-    logits = F.interpolate(output, size=original, mode="bilinear", align_corners=False)
-    return logits.argmax(dim=1)[0].numpy()
-
-
 def predict_images(
     model: LoadedModel, images: list[Path], out: Path, *, scales: tuple[float, ...], flip: bool
 ) -> list[Prediction]:
     """Predict every image and write its files under ``out`` (see the module docstring)."""
     out.mkdir(parents=True, exist_ok=True)
     tta = TTATask(model, scales, flip)
-    names = class_names(model.data, model.spec.classes + (model.spec.task == "detection"))
-    done, results, entries = [], [], []
+    names = class_names(model.data, model.task.data_classes(model.spec))
+    done, results, entries, coco = [], [], [], False
     for number, path in enumerate(images, start=1):
         try:
             image = Image.open(path).convert("RGB")
         except OSError as exc:
             raise InferenceError(f"cannot read image {path} ({exc})") from None
-        width, height = image.size
         with torch.inference_mode():
-            output = tta.forward(model.net, {"image": _input(model, image)})
+            prediction = tta.forward(model.net, {"image": _input(model, image)})
+        found = model.task.image_result(image, prediction, names)
         overlay, mask_path = out / f"{path.stem}.png", None
-        if model.spec.task == "segmentation":
-            mask = _segment(output, (height, width))
+        if found.mask is not None:
             mask_path = out / f"{path.stem}_mask.png"
-            save_mask(mask, mask_path)
-            save_png(segmentation_overlay(image, mask, names), overlay)
-            done.append(Prediction(path, overlay, mask_path, 0))
-            continue
-        dets = tta.decode(output)[0]
-        scale = torch.tensor([width / model.size[1], height / model.size[0]] * 2)
-        boxes = (dets["boxes"].float() * scale).numpy()
-        labels, scores = dets["labels"].tolist(), dets["scores"].float().tolist()
-        save_png(draw_boxes(image, boxes, labels, scores, names), overlay)
-        results += _coco_results(number, boxes, labels, scores)
+            save_mask(found.mask, mask_path)
+        save_png(found.overlay, overlay)
+        if found.detections is not None:  # a detector: COCO results for every image
+            coco = True
+            results += [{"image_id": number, **entry} for entry in found.detections]
+        width, height = image.size
         entries.append({"id": number, "file_name": path.name, "width": width, "height": height})
-        done.append(Prediction(path, overlay, None, len(labels)))
-    if model.spec.task == "detection":
+        done.append(Prediction(path, overlay, mask_path, len(found.detections or [])))
+    if coco:
         atomic_write_text(out / "predictions.json", json.dumps(results, indent=1))
         atomic_write_text(out / "images.json", json.dumps(entries, indent=1))
     return done
-
-
-def _coco_results(
-    image_id: int, boxes: np.ndarray, labels: list[int], scores: list[float]
-) -> list[dict[str, object]]:
-    """COCO results entries: ``bbox`` is ``[x, y, width, height]`` in image pixels."""
-    return [
-        {
-            "image_id": image_id,
-            "category_id": int(label),
-            "bbox": [round(float(v), 2) for v in (x1, y1, x2 - x1, y2 - y1)],
-            "score": round(float(score), 5),
-        }
-        for (x1, y1, x2, y2), label, score in zip(boxes, labels, scores, strict=True)
-    ]

@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from benchmarks.store.jobs import file_hash, job_image_size
+from benchmarks.store.jobs import file_hash
 from benchmarks.store.layout import JobFolder, RunFolder, job_folder_name
 from benchmarks.store.read import read_results
+from benchmarks.store.settings import JobSettings
 from compiler import GraphNet, compile_graph
 from compiler.emit.weights import load_weights, read_state_dict
 from graphspec import load_spec
@@ -125,7 +126,8 @@ class Run:
                 f"(expected hash {job.spec_hash}, got {file_hash(job.spec_file)})"
             )
         spec = load_spec(job.spec_file)
-        spec = spec.with_input_size(job_image_size(job.config["settings"]["image_size"], spec))
+        settings = JobSettings.from_json(job.config["settings"])
+        spec = spec.with_input_size(settings.image_size_for(spec))
         net = GraphNet(compile_graph(spec))
         load_weights(net, read_state_dict(weights), str(weights))
         return net.eval()

@@ -3,9 +3,11 @@
 The graph has a fixed input size, so each scale compiles the spec once more at the scaled
 size (rounded to a multiple of the network's total stride, so pooling and unpooling still
 line up) and loads the same weights; detection anchors then follow the scaled feature maps.
-Segmentation logits are resized back to the input size and averaged; detection boxes are
-mapped back to input pixels, pooled and merged with per-class NMS. Scale 1 without flip is
-the plain model, so :class:`TTATask` then gives exactly what ``evaluate`` gives.
+What a view's prediction means and how views merge is the task's
+(:meth:`~benchmarks.tasks.base.Task.unview`, :meth:`~benchmarks.tasks.base.Task.merge`):
+segmentation logits are resized back and averaged, detection boxes mapped back, pooled and
+merged with per-class NMS. Scale 1 without flip is the plain model, so :class:`TTATask`
+then gives exactly what ``evaluate`` gives.
 """
 
 from __future__ import annotations
@@ -20,14 +22,9 @@ from torch import Tensor, nn
 
 from benchmarks.data import Batch
 from benchmarks.inference.model import InferenceError, LoadedModel, compile_at
-from benchmarks.tasks.base import Task
-from benchmarks.tasks.detection import DetectionEvaluator
-from compiler.ops import batched_nms
+from benchmarks.tasks.base import Evaluator, Task, View
 
 __all__ = ["TTATask", "parse_scales"]
-
-DETECTION_IOU = 0.45  # decode_ssd's NMS threshold, reused when merging the views
-DETECTION_TOP_K = 200
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
@@ -48,7 +45,7 @@ def _stride(model: LoadedModel) -> int:
 
 
 @dataclass
-class _View:
+class _Scale:
     """One scale: its network, its task (anchors at that size) and its input size."""
 
     net: nn.Module
@@ -57,100 +54,52 @@ class _View:
 
 
 class TTATask(Task):
-    """A task whose ``forward`` runs every view of ``model`` and merges them.
-
-    Its evaluator is the base task's, so the metrics are computed as bench computes them;
-    :attr:`last_evaluator` keeps the one made last (``val`` reads per-class numbers from it).
-    """
+    """A task whose ``forward`` runs every view of ``model`` and returns the merged
+    predictions (its ``predict`` is then the identity); its evaluator is the base task's,
+    so the metrics are computed as bench computes them. :attr:`last_evaluator` keeps the
+    one made last (``val`` reads per-class numbers from it)."""
 
     def __init__(self, model: LoadedModel, scales: tuple[float, ...], flip: bool) -> None:
         self.base, self.flip = model.task, flip
-        self.name, self.metric = self.base.name, self.base.metric
+        self.name = self.base.name  # reported and ranked as the base task
+        self.metrics = self.base.metrics
         self.input_size = model.size
         self.plain = scales == (1.0,) and not flip
-        self.views = [self._view(model, s) for s in scales]
-        self.last_evaluator: Any = None
+        self.scales = [self._scale(model, s) for s in scales]
+        self.last_evaluator: Evaluator | None = None
 
-    def _view(self, model: LoadedModel, scale: float) -> _View:
+    def _scale(self, model: LoadedModel, scale: float) -> _Scale:
         if scale == 1.0:
-            return _View(model.net, model.task, model.size)
+            return _Scale(model.net, model.task, model.size)
         step = _stride(model)
-        size = tuple(max(step, round(side * scale / step) * step) for side in model.size)
+        height, width = (max(step, round(side * scale / step) * step) for side in model.size)
         try:
-            _, net, task = compile_at(model.spec, size, model.state)  # type: ignore[arg-type]
+            _, net, task = compile_at(model.spec, (height, width), model.state)
         except ValueError as exc:
             raise InferenceError(f"scale {scale:g}: {exc}") from None
-        return _View(net, task, size)  # type: ignore[arg-type]
+        return _Scale(net, task, (height, width))
 
     def loss(self, model_output: Any, batch: Batch) -> dict[str, Tensor]:
-        raise NotImplementedError("test-time augmentation is for evaluation only")
+        raise TypeError("test-time augmentation is for evaluation only")
 
-    def evaluator(self, device: torch.device | str | None = None) -> Any:
-        evaluator = self.base.evaluator(device)
-        if isinstance(evaluator, DetectionEvaluator):
-            evaluator.task = self  # type: ignore[assignment]  # it decodes through ``decode``
-        self.last_evaluator = evaluator
-        return evaluator
-
-    def decode(self, model_output: Any) -> list[dict[str, Tensor]]:
-        """Per-image detections: the base task's decoding, or (with views) what
-        :meth:`forward` merged already."""
-        return self.base.decode(model_output) if self.plain else model_output  # type: ignore[attr-defined]
+    def evaluator(self, device: torch.device | str | None = None) -> Evaluator:
+        self.last_evaluator = self.base.evaluator(device)
+        return self.last_evaluator
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
-        """Merged output for ``batch["image"]`` (``model`` is the scale-1 network)."""
+        """Merged predictions for ``batch["image"]`` (``model`` is the scale-1 network)."""
         if self.plain:
-            return self.base.forward(model, batch)
+            return self.base.predict(self.base.forward(model, batch))
         image = batch["image"]
-        if self.base.name == "segmentation":
-            return self._segment(image)
-        return self._detect(image)
-
-    def _inputs(self, image: Tensor, view: _View) -> list[tuple[Tensor, bool]]:
-        view.net.to(image.device)
-        scaled = image
-        if view.size != tuple(image.shape[-2:]):
-            scaled = F.interpolate(image, size=view.size, mode="bilinear", align_corners=False)
-        pairs = [(scaled, False)]
-        return pairs + [(scaled.flip(-1), True)] if self.flip else pairs
-
-    def _segment(self, image: Tensor) -> Tensor:
-        total, count = None, 0
-        for view in self.views:
-            for x, flipped in self._inputs(image, view):
-                logits = view.net(x).float()
-                logits = logits.flip(-1) if flipped else logits
-                logits = F.interpolate(
-                    logits, size=self.input_size, mode="bilinear", align_corners=False
-                )
-                total, count = (logits if total is None else total + logits), count + 1
-        assert total is not None
-        return total / count
-
-    def _detect(self, image: Tensor) -> list[dict[str, Tensor]]:
-        per_image: list[list[dict[str, Tensor]]] = [[] for _ in range(image.shape[0])]
-        height, width = self.input_size
-        for view in self.views:
-            sy, sx = height / view.size[0], width / view.size[1]
-            for x, flipped in self._inputs(image, view):
-                for found, dets in zip(per_image, view.task.decode(view.net(x)), strict=True):  # type: ignore[attr-defined]
-                    boxes = dets["boxes"].float()
-                    boxes = _unflip(boxes, view.size[1]) if flipped else boxes
-                    scale = boxes.new_tensor([sx, sy, sx, sy])
-                    found.append({**dets, "boxes": boxes * scale})
-        return [_merge(found) for found in per_image]
-
-
-def _unflip(boxes: Tensor, width: int) -> Tensor:
-    """Boxes found on a mirrored image, mapped back onto the image: x -> width - x."""
-    x1, y1, x2, y2 = boxes.unbind(1)
-    return torch.stack([width - x2, y1, width - x1, y2], 1)
-
-
-def _merge(found: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-    """One image's detections from every view, merged by per-class NMS."""
-    boxes = torch.cat([d["boxes"] for d in found])
-    scores = torch.cat([d["scores"].float() for d in found])
-    labels = torch.cat([d["labels"] for d in found])
-    keep = batched_nms(boxes, scores, labels, DETECTION_IOU)[:DETECTION_TOP_K]
-    return {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}
+        views = []
+        for scale in self.scales:
+            scale.net.to(image.device)
+            scaled = image
+            if scale.size != tuple(image.shape[-2:]):
+                scaled = F.interpolate(image, size=scale.size, mode="bilinear", align_corners=False)
+            for flipped in (False, True) if self.flip else (False,):
+                x = scaled.flip(-1) if flipped else scaled
+                prediction = scale.task.predict(scale.net(x))
+                view = View(scale.size, self.input_size, flipped)
+                views.append(self.base.unview(prediction, view))
+        return self.base.merge(views)

@@ -9,8 +9,10 @@ matrix for segmentation, COCO AP and the precision-recall curve per class for de
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,15 +22,17 @@ from benchmarks.data import collate, make_dataset
 from benchmarks.data.holdout import DEFAULT_HOLDOUT
 from benchmarks.data.names import class_names
 from benchmarks.data.normalize import NormalizedDataset
+from benchmarks.figures.confusion import save_confusion_png
+from benchmarks.figures.pr_curves import save_pr_png
 from benchmarks.inference.model import LoadedModel
 from benchmarks.inference.tta import TTATask
-from benchmarks.metrics import detection_map
 from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
 from benchmarks.metrics.per_class import ClassScore
-from benchmarks.tasks import data_classes
+from benchmarks.tasks.base import PerClassEvaluator
 from benchmarks.train.evaluate import evaluate
+from graphspec.atomic import atomic_write_text
 
-__all__ = ["ValResult", "validate_model"]
+__all__ = ["ValResult", "validate_model", "write_val_files"]
 
 
 @dataclass
@@ -37,6 +41,8 @@ class ValResult:
     confusion matrix (rows: true class, columns: predicted class)."""
 
     task: str
+    score_name: str
+    """What the per-class number is (the task's ``per_class_name``: IoU, AP)."""
     data: str
     split: str
     images: int
@@ -70,22 +76,6 @@ class ValResult:
         }
 
 
-def _per_class(
-    model: LoadedModel, tta: TTATask, names: list[str]
-) -> tuple[list[ClassScore], dict[str, list[float]] | None]:
-    """Per-class scores and, for detection, the per-class precision-recall curves."""
-    evaluator = tta.last_evaluator
-    if model.spec.task == "segmentation":
-        iou = evaluator.confusion.iou_per_class().tolist()
-        return [ClassScore(i, names[i], float(v)) for i, v in enumerate(iou)], None
-    labels = list(range(1, len(names)))
-    result = detection_map(evaluator.predictions, evaluator.targets, num_classes=len(names))
-    ap, curves = result["map_per_class"], result["pr_curves_50"]
-    assert isinstance(ap, dict) and isinstance(curves, dict)
-    scores = [ClassScore(c, names[c], float(ap[c]) if ap[c] >= 0 else math.nan) for c in labels]
-    return scores, {names[c]: curves[c] for c in labels}
-
-
 def validate_model(
     model: LoadedModel,
     *,
@@ -99,7 +89,7 @@ def validate_model(
     """Score ``model`` on ``split`` of ``data`` (default: the data it was trained on)."""
     source = data or model.data
     holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT
-    classes = data_classes(model.spec)
+    classes = model.task.data_classes(model.spec)
     dataset = make_dataset(
         source, split, model.size, seed=model.seed, num_classes=classes, holdout=holdout
     )
@@ -109,10 +99,35 @@ def validate_model(
     tta = TTATask(model, scales, flip)
     metrics = evaluate(model.net, tta, loader, torch.device(device))
     names = list(getattr(dataset, "class_names", None) or class_names(source, classes))
-    confusion = None
-    if model.spec.task == "segmentation":
-        confusion = tta.last_evaluator.confusion.matrix.cpu().numpy()
-    per_class, curves = _per_class(model, tta, names)
+    evaluator = tta.last_evaluator
+    assert isinstance(evaluator, PerClassEvaluator)  # load_model admits such tasks only
+    found = evaluator.per_class(names)
     return ValResult(
-        model.spec.task, source, split, len(dataset), metrics, per_class, confusion, curves
+        model.task.name,
+        model.task.per_class_name or "score",
+        source,
+        split,
+        len(dataset),
+        metrics,
+        found.scores,
+        found.confusion,
+        found.pr_curves,
     )
+
+
+def write_val_files(result: ValResult, out: Path) -> list[Path]:
+    """``--out``: ``val.json`` (:meth:`ValResult.as_json`), and the confusion matrix
+    (``confusion.png``) or the precision-recall curves (``pr_curves.png``) when the task
+    has them; each written atomically. Returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "val.json"]
+    atomic_write_text(written[0], json.dumps(result.as_json(), indent=1))
+    if result.confusion is not None:
+        names = [c.name for c in result.per_class]
+        written.append(out / "confusion.png")
+        save_confusion_png(result.confusion, names, written[-1])
+    if result.pr_curves is not None:
+        recall = RECALL_THRESHOLDS.tolist()
+        written.append(out / "pr_curves.png")
+        save_pr_png(recall, result.pr_curves, written[-1])
+    return written

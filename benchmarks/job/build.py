@@ -8,22 +8,27 @@ FLOPs are counted on the meta device, so the model that trains is never touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from benchmarks.cost.measure import counted_gflops
 from benchmarks.cost.memory_check import check_memory
-from benchmarks.store.jobs import Job, job_image_size
-from benchmarks.train.recipe import resolve_recipe
+from benchmarks.store.jobs import Job
+from benchmarks.store.settings import JobSettings
+from benchmarks.tasks import Task, task_for
+from benchmarks.train.recipe import SweepRecipe, resolve_recipe
 from compiler import GraphNet, compile_graph
 from compiler.transfer import TransferReport, load_encoder_weights
 from graphspec import Graph, Spec, Totals, load_spec, totals
 
-__all__ = ["Built", "build"]
+__all__ = ["Built", "build", "sweep_recipe"]
+
+
+def sweep_recipe(settings: JobSettings) -> SweepRecipe:
+    """The recipe values the job's settings give every spec (a ``train:`` section wins)."""
+    return SweepRecipe(lr=settings.lr, epochs=settings.epochs, batch_size=settings.batch_size)
 
 
 @dataclass
@@ -34,21 +39,24 @@ class Built:
     size: tuple[int, int]
     graph: Graph
     model: nn.Module
+    task: Task
     static: Totals
     gflops_counted: float
     encoder_init: TransferReport | None = None  # what loading spec.encoder_init did
 
 
-def build(job: Job, settings: Mapping[str, Any], device: torch.device | None = None) -> Built:
+def build(job: Job, settings: JobSettings, device: torch.device | None = None) -> Built:
     """Load the spec at the job's size, compile it and build its (seeded) model; with a
     ``device``, first refuse a training step that cannot fit it (``memory_check``)."""
     spec = load_spec(job.spec_file)
-    size = job_image_size(settings["image_size"], spec)
+    size = settings.image_size_for(spec)
     spec = spec.with_input_size(size)
-    torch.manual_seed(settings["seed"])
+    torch.manual_seed(settings.seed)
     graph = compile_graph(spec)
+    task = task_for(spec, graph)  # a spec no task serves fails before anything is built
     if device is not None:
-        check_memory(graph, resolve_recipe(settings, spec).batch_size, device)
+        check_memory(graph, resolve_recipe(sweep_recipe(settings), spec).batch_size, device)
     model = GraphNet(graph)
     transfer = None if spec.encoder_init is None else load_encoder_weights(model, spec)
-    return Built(spec, size, graph, model, totals(graph), counted_gflops(graph), transfer)
+    static, counted = totals(graph), counted_gflops(graph)
+    return Built(spec, size, graph, model, task, static, counted, transfer)

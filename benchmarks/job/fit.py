@@ -6,19 +6,17 @@ the test metrics and timing then use; the last epoch's weights are kept as ``las
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.data.splits import JobData, job_loader, open_job_data
-from benchmarks.job.build import Built
+from benchmarks.job.build import Built, sweep_recipe
 from benchmarks.runtime.distributed import DistributedContext, wrap_model
-from benchmarks.tasks import data_classes, task_for
+from benchmarks.store.settings import JobSettings
 from benchmarks.tasks.base import Task
 from benchmarks.train.loop import TrainConfig, TrainResult, train
 from benchmarks.train.lr_finder import LRFinderResult, find_lr, task_step_loss
@@ -47,7 +45,7 @@ class Fitted:
 
 def fit(
     built: Built,
-    settings: Mapping[str, Any],
+    settings: JobSettings,
     ctx: DistributedContext,
     device: torch.device,
     *,
@@ -55,9 +53,18 @@ def fit(
     desc: str,
 ) -> Fitted:
     """Open the splits (bad data fails before training), resolve the recipe, train."""
-    data = open_job_data(settings, built.size, data_classes(built.spec))
-    task = task_for(built.spec, data.train, built.graph)
-    recipe = resolve_recipe(settings, built.spec)
+    task = built.task
+    data = open_job_data(
+        settings.data,
+        built.size,
+        task.data_classes(built.spec),
+        seed=settings.seed,
+        limit=settings.limit,
+        normalize=settings.normalize,
+        augment=settings.augment,
+    )
+    task.check_data(built.spec, data.train)
+    recipe = resolve_recipe(sweep_recipe(settings), built.spec)
     found = None
     if recipe.needs_lr_search:
         found = _find_lr(built.model, task, data, recipe, settings, ctx, device)
@@ -69,26 +76,45 @@ def fit(
         weight_decay=recipe.weight_decay,
         warmup_fraction=recipe.warmup_fraction,
         device=device,
-        seed=settings["seed"],
+        seed=settings.seed,
         progress=progress,
         desc=desc,
     )
     model = wrap_model(built.model, ctx, channels_last=config.use_channels_last)
-    runner = torch.compile(model) if settings["compile"] else model
+    runner = torch.compile(model) if settings.compile else model
     validation = Validation(
-        job_loader(data.val, recipe.batch_size, settings, ctx, shuffle=False),
-        every=settings["val_every"],
-        patience=settings["patience"],
+        _loader(data.val, recipe, settings, ctx, shuffle=False),
+        every=settings.val_every,
+        patience=settings.patience,
         metric=task.metric,
+        higher_is_better=task.primary.higher_is_better,
     )
-    train_loader = job_loader(data.train, recipe.batch_size, settings, ctx, shuffle=True)
+    train_loader = _loader(data.train, recipe, settings, ctx, shuffle=True)
     result = train(runner, task, train_loader, config, validation)
     net = plain_module(model)
     last = cpu_state(net)
     if result.best_state is not None:
         net.load_state_dict(result.best_state)
-    test_loader = job_loader(data.test, recipe.batch_size, settings, ctx, shuffle=False)
+    test_loader = _loader(data.test, recipe, settings, ctx, shuffle=False)
     return Fitted(task, net, runner, config, recipe, result, data, test_loader, last, found)
+
+
+def _loader(
+    dataset: Dataset,
+    recipe: Recipe,
+    settings: JobSettings,
+    ctx: DistributedContext,
+    *,
+    shuffle: bool,
+) -> DataLoader:
+    return job_loader(
+        dataset,
+        recipe.batch_size,
+        ctx,
+        shuffle=shuffle,
+        workers=settings.workers,
+        seed=settings.seed,
+    )
 
 
 def _find_lr(
@@ -96,14 +122,14 @@ def _find_lr(
     task: Task,
     data: JobData,
     recipe: Recipe,
-    settings: Mapping[str, Any],
+    settings: JobSettings,
     ctx: DistributedContext,
     device: torch.device,
 ) -> LRFinderResult:
     """The range test on a copy of the model with a loader of its own (so the training
     loader's shuffling is not advanced); under DDP every rank uses rank 0's pick."""
     probe = TrainConfig(device=device)
-    loader = job_loader(data.train, recipe.batch_size, settings, DistributedContext(), shuffle=True)
+    loader = _loader(data.train, recipe, settings, DistributedContext(), shuffle=True)
     step_loss = task_step_loss(
         task, device, amp=probe.use_amp, channels_last=probe.use_channels_last
     )

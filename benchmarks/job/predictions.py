@@ -2,20 +2,15 @@
 
 The strip has one row per image (the first :data:`STRIP_IMAGES` of the validation split, so
 every job of a sweep shows the same pictures) and three columns at the input size: the
-image, the ground truth and the prediction, drawn with :mod:`benchmarks.figures.overlay`. The
-per-class numbers are those of the test split, so their mean is the row's metric: IoU per
-class for segmentation (the mean over defined classes is ``miou``), COCO AP per class for
-detection (the mean over classes with ground truth is ``map``). Both are computed on the
-main rank alone, over the whole split, with the best weights.
+image, the ground truth and the prediction, drawn by the task. The per-class numbers are
+those of the test split, so their mean is the row's metric: IoU per class for segmentation
+(the mean over defined classes is ``miou``), COCO AP per class for detection (the mean over
+classes with ground truth is ``map``). Both are computed on the main rank alone, over the
+whole split, with the best weights.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -23,13 +18,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.data import collate
 from benchmarks.data.normalize import Normalization
-from benchmarks.figures.overlay import draw_boxes, segmentation_overlay
-from benchmarks.metrics import detection_map
 from benchmarks.metrics.per_class import ClassScore
 from benchmarks.runtime.placement import move_batch
-from benchmarks.tasks.base import Task
-from benchmarks.tasks.detection import DetectionTask
-from benchmarks.tasks.segmentation import SegmentationEvaluator
+from benchmarks.tasks.base import PerClassEvaluator, Task
 
 __all__ = ["STRIP_COLUMNS", "STRIP_IMAGES", "per_class_scores", "prediction_strip"]
 
@@ -43,25 +34,6 @@ def _picture(image: torch.Tensor, normalization: Normalization) -> Image.Image:
     std = torch.tensor(normalization.std)[:, None, None]
     pixels = (image.float().cpu() * std + mean).clamp(0, 1) * 255
     return Image.fromarray(pixels.round().byte().permute(1, 2, 0).numpy())
-
-
-def _tiles(
-    task: Task, output: Any, sample: Mapping[str, Any], picture: Image.Image, names: list[str]
-) -> tuple[Image.Image, Image.Image]:
-    """Ground truth and prediction drawn over ``picture`` (segmentation or detection)."""
-    if isinstance(task, DetectionTask):
-        det = task.decode(output)[0]
-        boxes, labels = sample["boxes"].numpy(), sample["labels"].tolist()
-        truth = draw_boxes(picture, boxes, labels, [1.0] * len(labels), names)
-        scores = det["scores"].float().cpu().tolist()
-        pred_boxes = det["boxes"].float().cpu().numpy()
-        return truth, draw_boxes(picture, pred_boxes, det["labels"].cpu().tolist(), scores, names)
-    mask = sample["mask"].numpy().astype(np.int64)
-    mask = np.where(mask < len(names), mask, 0)  # ignore_index drawn as background
-    logits = torch.as_tensor(output).float()
-    logits = nn.functional.interpolate(logits, size=mask.shape, mode="bilinear")
-    pred = logits.argmax(dim=1)[0].cpu().numpy()
-    return segmentation_overlay(picture, mask, names), segmentation_overlay(picture, pred, names)
 
 
 def prediction_strip(
@@ -83,9 +55,10 @@ def prediction_strip(
         for index in range(count):
             sample = dataset[index]
             batch = move_batch({"image": sample["image"][None]}, device, channels_last=False)
-            output = task.forward(net, batch)
+            prediction = task.predict(task.forward(net, batch))
             picture = _picture(sample["image"], normalization)
-            rows.append((picture, *_tiles(task, output, sample, picture, names)))
+            truth = task.draw_truth(picture, sample, names)
+            rows.append((picture, truth, task.image_result(picture, prediction, names).overlay))
     width, height = rows[0][0].size
     strip = Image.new("RGB", (STRIP_COLUMNS * width, count * height))
     for row, tiles in enumerate(rows):
@@ -97,21 +70,13 @@ def prediction_strip(
 def per_class_scores(
     net: nn.Module, task: Task, dataset: Dataset, names: list[str], device: torch.device
 ) -> list[ClassScore]:
-    """IoU (segmentation) or COCO AP (detection, labels 1..K) per class over ``dataset``;
-    NaN where undefined, as :mod:`benchmarks.inference.val` reports them."""
+    """The task's per-class score (IoU, COCO AP) over ``dataset``, NaN where undefined, as
+    ``graphspec val`` reports them."""
     evaluator = task.evaluator(device)
+    assert isinstance(evaluator, PerClassEvaluator)  # a task with a per_class_name
     net.eval()
     with torch.inference_mode():
         for batch in DataLoader(dataset, batch_size=8, collate_fn=collate):
             batch = move_batch(batch, device, channels_last=False)
-            evaluator.update(task.forward(net, batch), batch)
-    if isinstance(evaluator, SegmentationEvaluator):
-        iou = evaluator.confusion.iou_per_class().tolist()
-        return [ClassScore(i, names[i], float(v)) for i, v in enumerate(iou)]
-    result = detection_map(evaluator.predictions, evaluator.targets, num_classes=len(names))  # type: ignore[attr-defined]
-    ap = result["map_per_class"]
-    assert isinstance(ap, dict)
-    return [
-        ClassScore(c, names[c], float(ap[c]) if ap[c] >= 0 else math.nan)
-        for c in range(1, len(names))
-    ]
+            evaluator.update(task.predict(task.forward(net, batch)), batch)
+    return evaluator.per_class(names).scores

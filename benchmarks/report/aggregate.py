@@ -9,8 +9,10 @@ Conventions (the report header repeats them):
 
 * std is the sample standard deviation (``ddof=1``); with one seed it is NaN, not 0: one
   draw says nothing about the spread, and 0 would claim there is none;
-* params and GFLOPs do not depend on the seed: the first seed's value is kept;
-* latency, throughput, memory and time are the median over seeds (robust to one noisy run);
+* a metric folds as its task declares (:class:`benchmarks.tasks.Metric`: the mean, or the
+  median), every other column as :data:`benchmarks.store.row.SEED_FOLDS` says: params and
+  GFLOPs do not depend on the seed (the first seed's value is kept); latency, throughput,
+  memory and time are the median over seeds (robust to one noisy run);
 * ``converged`` is True when every seed converged, False when any did not, and None
   (unknown) otherwise, e.g. for rows of older runs that did not record it;
 * ``timing_noisy`` is True when any seed's timing was flagged noisy.
@@ -25,15 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "ACCURACY_COLUMNS",
-    "GROUP_COLUMNS",
-    "aggregate_seeds",
-    "group_ids",
-    "tri_state",
-]
+from benchmarks.store.row import SEED_FOLDS, group_key, metric_columns
+from benchmarks.tasks import FALLBACK_METRIC, task_classes
 
-GROUP_COLUMNS = (
+__all__ = ["LEGACY_GROUP_COLUMNS", "aggregate_seeds", "group_ids", "tri_state"]
+
+LEGACY_GROUP_COLUMNS = (
     "task",
     "spec",
     "spec_hash",
@@ -53,28 +52,13 @@ GROUP_COLUMNS = (
     "augment",
     "world_size",
 )
-"""Columns that say which rows are seeds of one job: everything set per job except the seed.
+"""The columns that say which rows of a version-1 run (no ``settings`` column) are seeds of
+one job: everything set per job but the seed. ``lr`` is not among them: it is the rate
+actually used, which ``--lr auto`` may pick per seed, and version 1 did not record the
+sweep's setting. Rows of version 2 group by :func:`benchmarks.store.row.group_key`."""
 
-``lr`` is left out on purpose: it is the learning rate actually used, which a range test
-(``--lr auto``) may pick per seed; the aggregated row gives its range instead.
-"""
-
-ACCURACY_COLUMNS = ("miou", "pixel_acc", "map", "map50", "map_voc07", "top1", "accuracy")
-"""Accuracy metrics (fractions in [0, 1]) averaged over seeds."""
-
-_FIRST_COLUMNS = ("params", "gflops", "gflops_counted")
-_MEDIAN_COLUMNS = (
-    "latency_ms",
-    "latency_iqr_ms",
-    "latency_p90_ms",
-    "fps",
-    "throughput_ips",
-    "peak_mem_mb",
-    "train_s",
-    "epochs_run",
-    "best_epoch",
-    "lr",
-)
+_COPIED = (*LEGACY_GROUP_COLUMNS, "settings", "spec_file")
+"""Columns a group takes from its first row."""
 
 
 def _canon(value: Any) -> str:
@@ -103,14 +87,19 @@ def tri_state(values: pd.Series) -> pd.Series:
     return pd.Series([parse(v) for v in values], index=values.index, dtype=object)
 
 
+def _row_group(record: dict[str, Any], legacy: list[str]) -> tuple[str, ...]:
+    """A row's group: its settings but the seed, or (version 1) its legacy columns."""
+    key = group_key(record)
+    return ("settings", *key) if key else ("legacy", *(_canon(record[c]) for c in legacy))
+
+
 def group_ids(rows: pd.DataFrame) -> pd.Series:
     """Group number per row (0, 1, ... in order of first appearance); rows that differ only
     in their seed (and in what the run measured) share a number."""
-    columns = [c for c in GROUP_COLUMNS if c in rows.columns]
+    legacy = [c for c in LEGACY_GROUP_COLUMNS if c in rows.columns]
     seen: dict[tuple[str, ...], int] = {}
     ids = [
-        seen.setdefault(tuple(_canon(v) for v in values), len(seen))
-        for values in rows[columns].itertuples(index=False, name=None)
+        seen.setdefault(_row_group(record, legacy), len(seen)) for record in rows.to_dict("records")
     ]
     return pd.Series(ids, index=rows.index, dtype=int)
 
@@ -135,33 +124,57 @@ def _reasons(group: pd.DataFrame, column: str) -> str:
     return "; ".join(text for text in texts if text)
 
 
+def _fold(group: pd.DataFrame, column: str, fold: str) -> Any:
+    """One column of a group folded as :data:`benchmarks.store.row.SEED_FOLDS` says."""
+    values = group.get(column, pd.Series(None, group.index, dtype=object))
+    if fold == "all":
+        return _all_converged(values)
+    if fold == "any":
+        return any(state is True for state in tri_state(values))
+    if fold == "texts":
+        return _reasons(group, column)
+    numbers = _numbers(group, column)
+    if not len(numbers):
+        return np.nan
+    return numbers.iloc[0] if fold == "first" else numbers.median()
+
+
+def _metric_fold(group: pd.DataFrame, metric: str) -> tuple[float, float]:
+    """A metric's value over the seeds (as its task folds it) and its sample std."""
+    values = _numbers(group, metric)
+    if not len(values):
+        return np.nan, np.nan
+    center = values.median() if _seed_fold(metric) == "median" else values.mean()
+    return center, values.std(ddof=1) if len(values) > 1 else np.nan
+
+
 def _aggregate_group(group: pd.DataFrame, metrics: Sequence[str]) -> dict[str, Any]:
     """One group's row; built as a dict only to become a DataFrame row at once."""
     first = group.iloc[0]
-    record: dict[str, Any] = {c: first[c] for c in GROUP_COLUMNS if c in group}
+    record: dict[str, Any] = {c: first[c] for c in _COPIED if c in group}
     record["seeds"] = len(group)
     seeds = group["seed"] if "seed" in group else pd.Series(dtype=object)
     record["seed_list"] = ", ".join(sorted((_canon(s) for s in seeds if _canon(s)), key=_order))
     for metric in metrics:
-        values = _numbers(group, metric)
-        record[metric] = values.mean() if len(values) else np.nan
-        record[metric + "_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
-    for column in (c for c in _FIRST_COLUMNS if c in group):
-        values = _numbers(group, column)
-        record[column] = values.iloc[0] if len(values) else np.nan
-    for column in (c for c in _MEDIAN_COLUMNS if c in group):
-        values = _numbers(group, column)
-        record[column] = values.median() if len(values) else np.nan
-    if "lr" in group:
+        record[metric], record[metric + "_std"] = _metric_fold(group, metric)
+    for column, fold in SEED_FOLDS.items():
+        if column in group or fold in ("all", "any", "texts"):
+            record[column] = _fold(group, column, fold)
+    if "lr" in group:  # a range test may pick a different lr per seed: keep the range
         values = _numbers(group, "lr")
         record["lr_min"] = values.min() if len(values) else np.nan
         record["lr_max"] = values.max() if len(values) else np.nan
-    record["converged"] = _all_converged(group.get("converged", pd.Series(None, group.index)))
-    record["convergence_reason"] = _reasons(group, "convergence_reason")
-    noisy = tri_state(group.get("timing_noisy", pd.Series(None, group.index)))
-    record["timing_noisy"] = any(state is True for state in noisy)
-    record["timing_noise_reason"] = _reasons(group, "timing_noise_reason")
     return record
+
+
+def _seed_fold(column: str) -> str:
+    """How a metric folds over seeds: as the task that reports it declares (mean if none)."""
+    found = (m for task in task_classes() for m in task.metrics if m.column == column)
+    return next((m.seeds for m in found), "mean")
+
+
+def _metric_columns() -> list[str]:
+    return [*metric_columns(), FALLBACK_METRIC.column]
 
 
 def _order(seed: str) -> tuple[int, float, str]:
@@ -172,7 +185,7 @@ def _order(seed: str) -> tuple[int, float, str]:
         return (1, 0.0, seed)
 
 
-def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] = ACCURACY_COLUMNS) -> pd.DataFrame:
+def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per spec and setting from per-seed rows (ok rows; see the module docstring).
 
     Each accuracy column of ``metrics`` that ``rows`` has becomes its mean, next to
@@ -180,7 +193,7 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] = ACCURACY_COLUMN
     is the :func:`group_ids` number shared with the per-seed rows. Groups keep the order of
     their first row.
     """
-    present = [m for m in metrics if m in rows.columns]
+    present = [m for m in (_metric_columns() if metrics is None else metrics) if m in rows]
     ids = group_ids(rows)
     records = []
     for group_id, group in rows.groupby(ids, sort=False):

@@ -21,6 +21,7 @@ from benchmarks.figures.files import slug
 from benchmarks.report.content import Section
 from benchmarks.report.format import DASH, text
 from benchmarks.store.layout import find_job_folder
+from benchmarks.tasks import task_class
 
 __all__ = ["PredictionSection", "prediction_sections"]
 
@@ -53,7 +54,8 @@ def prediction_sections(
     """One section per row of ``rows`` (ok runs with ``label``, ``seed``, ``job_key``,
     ``spec_file``) whose job folder has a predictions.png; the strip is copied into
     ``out_dir``."""
-    column = "IoU" if task == "segmentation" else "AP"
+    known = task_class(task)
+    column = (known.per_class_name if known else None) or "score"
     sections = []
     for _, row in rows.iterrows():
         folder = find_job_folder(run_dirs, row.get("spec_file"), row.get("job_key"))

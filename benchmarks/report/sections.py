@@ -18,22 +18,21 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report.aggregate import aggregate_seeds, group_ids, tri_state
-from benchmarks.report.charts.axes import COST_AXES, TASK_METRICS, CostAxis, Metric
+from benchmarks.report.charts.axes import COST_AXES, CostAxis
 from benchmarks.report.charts.curves import task_curves
 from benchmarks.report.charts.per_task import task_charts
 from benchmarks.report.content import ReportContent, Section
+from benchmarks.report.differences import RunProtocol, differing_settings
 from benchmarks.report.format import CHECK, CROSS, DASH, text
 from benchmarks.report.header import protocol_lines
 from benchmarks.report.pareto import pareto_mask
 from benchmarks.report.predictions import prediction_sections
+from benchmarks.report.setting_text import setting_texts, variant_texts
 from benchmarks.report.tables import group_table, seed_table
 from benchmarks.report.winner import winner_sentence
-from benchmarks.store.protocol import Protocol
+from benchmarks.tasks import FALLBACK_METRIC, Metric, task_class, task_classes
 
 __all__ = ["Section", "build_sections"]
-
-SETTING_COLUMNS = ("image_size", "device", "dtype")
-TASK_ORDER = ("segmentation", "detection", "classification")
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
@@ -61,19 +60,6 @@ def _short_error(error: object) -> str:
     return message if len(message) <= 240 else message[:237] + "..."
 
 
-def _settings(groups: pd.DataFrame) -> pd.Series:
-    """Setting text from the setting columns that vary in this task ('' when none vary)."""
-    varying = [c for c in SETTING_COLUMNS if c in groups and groups[c].nunique(dropna=False) > 1]
-
-    def describe(row: pd.Series) -> str:
-        parts = [(text(row[c]), "px" if c == "image_size" else "") for c in varying]
-        return " ".join(value + unit for value, unit in parts if value != DASH)
-
-    if not varying:
-        return pd.Series("", index=groups.index, dtype=object)
-    return groups.apply(describe, axis=1).astype(str)
-
-
 def _primary_cost(groups: pd.DataFrame) -> CostAxis | None:
     """First cost axis with usable values: GFLOPs, else latency, else parameters."""
     for axis in COST_AXES:
@@ -93,8 +79,14 @@ class _TaskData:
     cost: CostAxis | None
 
 
+def _shown_metrics(task: str) -> tuple[Metric, ...]:
+    """The metrics the report shows for a task, primary first (a fallback for unknown tasks)."""
+    known = task_class(task)
+    return tuple(m for m in known.metrics if m.shown) if known else (FALLBACK_METRIC,)
+
+
 def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
-    metrics = TASK_METRICS.get(task, (Metric("accuracy", "accuracy", "Accuracy (fraction)"),))
+    metrics = _shown_metrics(task)
     rows = ok.copy()
     for metric in metrics:
         rows[metric.column] = pd.to_numeric(
@@ -105,14 +97,17 @@ def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
     present = [m for m in metrics[1:] if np.isfinite(groups[m.column]).any()]
     metrics = (metrics[0], *present)
     groups["acc"] = groups[metrics[0].column]
+    groups["score"] = groups["acc"] * (1.0 if metrics[0].higher_is_better else -1.0)
     groups["acc_std"] = groups[metrics[0].column + "_std"]
     groups["_device"] = groups["device"].fillna("unknown").astype(str) if "device" in groups else ""
-    groups["setting"] = _settings(groups)
+    groups["setting"] = setting_texts(groups)
+    groups["variant"] = variant_texts(groups)
     groups["label"] = (groups["spec"] + " " + groups["setting"]).str.strip()
     rows["label"] = rows["group"].map(groups["label"])
+    rows["variant"] = rows["group"].map(groups["variant"])
     cost = _primary_cost(groups)
     costs = groups[cost.column].to_numpy(float) if cost else np.full(len(groups), np.nan)
-    groups["pareto"] = pareto_mask(costs, groups["acc"].to_numpy(float))
+    groups["pareto"] = pareto_mask(costs, groups["score"].to_numpy(float))
     return _TaskData(metrics, rows, groups, cost)
 
 
@@ -181,20 +176,29 @@ def build_sections(
     out_dir: Path,
     tolerance: float,
     run_dirs: Sequence[Path] = (),
-    protocols: Sequence[Protocol] = (),
+    runs: Sequence[RunProtocol] = (),
+    notes: Sequence[str] = (),
 ) -> ReportContent:
-    """The protocol header, intro lines (counts, one winner line per task) and sections;
-    writes charts to ``out_dir``. ``run_dirs`` are searched for the jobs' history.csv.
+    """The protocol header, intro lines (counts, merge notes, one winner line per task) and
+    sections; writes charts to ``out_dir``. ``run_dirs`` are searched for the jobs'
+    history.csv; ``runs`` are the merged runs' protocols (the header says how they differ).
 
-    Tasks come in ``TASK_ORDER``, unknown ones after them alphabetically; failed runs last.
+    Tasks come in the order of :data:`benchmarks.tasks.TASKS`, unknown ones after them
+    alphabetically; failed runs last.
     """
     df = _normalise(results)
     ok_rows, failed = df[df["status"] == "ok"], df[df["status"] != "ok"]
+    protocols = [run.protocol for run in runs]
     content = ReportContent(protocol=protocol_lines(protocols, ok_rows if len(ok_rows) else df))
+    difference = differing_settings(runs)
+    if difference is not None:
+        content.protocol.insert(0, difference)
     plural = "" if len(df) == 1 else "s"
     content.intro.append(f"{len(df)} run{plural}: {len(ok_rows)} ok, {len(failed)} failed.")
-    tasks = [t for t in TASK_ORDER if t in set(ok_rows["task"])]
-    tasks += sorted(set(ok_rows["task"]) - set(TASK_ORDER))
+    content.intro += list(notes)
+    order = list(dict.fromkeys(task.name for task in task_classes()))
+    tasks = [t for t in order if t in set(ok_rows["task"])]
+    tasks += sorted(set(ok_rows["task"]) - set(order))
     for task in tasks:
         task_rows = ok_rows[ok_rows["task"] == task]
         sections, winner = _task_sections(task, task_rows, out_dir, tolerance, run_dirs)

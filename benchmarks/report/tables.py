@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.report.charts.axes import Metric
 from benchmarks.report.format import ACCURACY_DIGITS, CHECK, CROSS, DASH, number, text, with_spread
+from benchmarks.tasks import Metric
 
 __all__ = ["group_table", "seed_table"]
 
@@ -25,6 +25,12 @@ OPTIONAL_COLUMNS = (
 SEED_COLUMNS = (("best_epoch", "Best epoch", 0), ("epochs_run", "Epochs run", 0))
 
 Table = tuple[list[str], list[list[str]]]
+
+
+def _spec_cell(row: pd.Series) -> str:
+    """The spec's name and the job settings that set its row apart (``lr=0.01``); the
+    size and device have columns of their own."""
+    return f"{row['spec']} {row.get('variant') or ''}".strip()
 
 
 def _has_values(rows: pd.DataFrame, column: str) -> bool:
@@ -61,7 +67,8 @@ def _lr(row: pd.Series) -> str:
 
 
 def group_table(groups: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
-    """One row per spec and setting, most accurate (by mean) first."""
+    """One row per spec and setting, best (by mean; ``score`` is the primary metric signed
+    so that higher is better) first."""
     settings = [c for c in SETTING_HEADERS if c in groups]
     optional = [o for o in OPTIONAL_COLUMNS if _has_values(groups, o[0])]
     converged = groups["converged"].map(lambda s: s is not None).any()
@@ -79,10 +86,10 @@ def group_table(groups: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
         + ["Pareto"]
     )
     rows: list[list[str]] = []
-    ordered = groups.sort_values(["acc", "gflops"], ascending=[False, True], na_position="last")
+    ordered = groups.sort_values(["score", "gflops"], ascending=[False, True], na_position="last")
     for _, row in ordered.iterrows():
         rows.append(
-            [row["spec"]]
+            [_spec_cell(row)]
             + [text(row[c]) for c in settings]
             + [with_spread(row[m.column], row.get(m.column + "_std")) for m in metrics]
             + [text(row["seeds"]), number(row["params"], 2, 1e-6), number(row["gflops"], 2)]
@@ -119,7 +126,7 @@ def seed_table(rows: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
     for _, row in ordered.iterrows():
         reason = row.get("timing_noise_reason")
         table.append(
-            [row["spec"]]
+            [_spec_cell(row)]
             + [text(row[c]) for c in settings]
             + [text(row.get("seed"))]
             + [number(row[m.column], ACCURACY_DIGITS) for m in metrics]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.charts.axes import CostAxis, Metric
+from benchmarks.report.charts.axes import CostAxis
 from benchmarks.report.format import number, with_spread
+from benchmarks.tasks import Metric
 
 __all__ = ["winner_sentence"]
 
@@ -38,7 +39,7 @@ def _converged_alternative(scored: pd.DataFrame, best: pd.Series, metric: Metric
     settled = scored[scored["converged"].map(lambda state: state is not False)]
     if settled.empty:
         return f"; no run of this task converged, so no {metric.name} here is final"
-    other = settled.loc[settled["acc"].idxmax()]
+    other = settled.loc[settled["score"].idxmax()]
     return f"; best converged run: **{other['label']}** at {_score(other)}"
 
 
@@ -46,11 +47,11 @@ def _cheap_alternative(
     scored: pd.DataFrame, best: pd.Series, cost: CostAxis, tolerance: float
 ) -> str:
     """The cheapest frontier run within ``tolerance`` of the best mean, if another one."""
-    near = scored[scored["pareto"] & (scored["acc"] >= best["acc"] - tolerance)]
+    near = scored[scored["pareto"] & (scored["score"] >= best["score"] - tolerance)]
     near = near[np.isfinite(near[cost.column])]
     if near.empty:
         return ""
-    cheap = near.sort_values([cost.column, "acc"], ascending=[True, False]).iloc[0]
+    cheap = near.sort_values([cost.column, "score"], ascending=[True, False]).iloc[0]
     if cheap.name == best.name:
         return f"; **{best['label']}** is also the cheapest frontier run within {tolerance:g}"
     ratio = best[cost.column] / cheap[cost.column] if cheap[cost.column] > 0 else np.nan
@@ -66,11 +67,12 @@ def winner_sentence(
     task: str, groups: pd.DataFrame, metric: Metric, cost: CostAxis | None, tolerance: float
 ) -> str:
     """One sentence on a task's groups (columns ``label``, ``acc`` = mean primary metric,
-    ``acc_std``, ``seeds``, ``pareto``, ``converged``, ``convergence_reason``, the cost)."""
+    ``score`` = the same signed so that higher is better, ``acc_std``, ``seeds``, ``pareto``,
+    ``converged``, ``convergence_reason``, the cost)."""
     scored = groups[np.isfinite(groups["acc"])]
     if scored.empty:
         return f"{task.capitalize()}: no {metric.name} values among successful runs."
-    best = scored.loc[scored["acc"].idxmax()]
+    best = scored.loc[scored["score"].idxmax()]
     text = (
         f"{task.capitalize()}: best mean {metric.name} is **{best['label']}** at "
         f"{_score(best)}{_unconverged(best)}"

@@ -20,12 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.report.aggregate import aggregate_seeds
+from benchmarks.report.differences import RunProtocol
 from benchmarks.report.html import render_html
 from benchmarks.report.markdown import render_markdown
 from benchmarks.report.sections import build_sections
 from benchmarks.store.layout import RunFolder
 from benchmarks.store.protocol import read_protocol
-from benchmarks.store.read import merge_results, read_results, run_dir_of
+from benchmarks.store.read import MergedResults, merge_results, read_results, run_dir_of
 from graphspec.atomic import atomic_write, atomic_write_text, ensure_dir
 
 __all__ = ["report_is_current", "write_report"]
@@ -34,7 +35,7 @@ SUMMARY_NAME = "summary.csv"
 
 
 def write_report(
-    results: pd.DataFrame | str | Path,
+    results: pd.DataFrame | MergedResults | str | Path,
     out_dir: Path,
     *,
     title: str | None = None,
@@ -43,13 +44,17 @@ def write_report(
 ) -> dict[str, Path]:
     """Write charts (PNG+SVG), report.md and report.html into ``out_dir``.
 
-    ``results`` is a results table or a path to a run directory / results file.
-    ``run_dirs`` are the run directories the rows come from: their protocol.json fills the
-    header block and their ``jobs/*/history.csv`` the training curves (default: the run
-    directory of ``results`` when it is a path, else none). ``tolerance`` (an accuracy
-    fraction, 0.01 = one point) picks the cheap alternative named in the winner line.
-    Returns every written file keyed by its file name.
+    ``results`` is a results table, several runs merged (:func:`merge_results`, whose notes
+    the report repeats) or a path to a run directory / results file. ``run_dirs`` are the
+    run directories the rows come from: their protocol.json fills the header block (and,
+    for several, the settings they differ in) and their ``jobs/*/history.csv`` the training
+    curves (default: the run directory of ``results`` when it is a path, else none).
+    ``tolerance`` (an accuracy fraction, 0.01 = one point) picks the cheap alternative named
+    in the winner line. Returns every written file keyed by its file name.
     """
+    notes: list[str] = []
+    if isinstance(results, MergedResults):
+        results, notes = results.rows, results.notes
     if isinstance(results, pd.DataFrame):
         df, default_title = results, "Benchmark report"
         dirs = [Path(d) for d in run_dirs or ()]
@@ -58,8 +63,14 @@ def write_report(
         dirs = [Path(d) for d in run_dirs] if run_dirs is not None else [run_dir_of(results)]
     title = title or default_title
     out_dir = ensure_dir(out_dir)
-    protocols = [p for p in (read_protocol(run_dir_of(d)) for d in dirs) if p is not None]
-    content = build_sections(df, out_dir, tolerance, [run_dir_of(d) for d in dirs], protocols)
+    dirs = list(dict.fromkeys(dirs))  # a run listed twice is one run
+    runs = [
+        RunProtocol(str(d), protocol)
+        for d in dirs
+        if (protocol := read_protocol(run_dir_of(d))) is not None
+    ]
+    folders = [run_dir_of(d) for d in dirs]
+    content = build_sections(df, out_dir, tolerance, folders, runs, notes)
 
     written: dict[str, Path] = {}
     for section in content.sections:
@@ -105,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
     merged = merge_results(args.runs)
+    for note in merged.notes:
+        print(f"note: {note}", file=sys.stderr)
     written = write_report(merged, args.out, title=args.title, run_dirs=args.runs)
     print(written["report.html"])
     return 0

@@ -14,14 +14,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from benchmarks.store.layout import JOBS_DIR, job_folder_name
 
-if TYPE_CHECKING:
-    from graphspec import Spec
-
-__all__ = ["Job", "file_hash", "job_image_size", "job_key", "settings_json"]
+__all__ = ["Job", "file_hash", "job_key", "settings_json"]
 
 
 def file_hash(path: str | os.PathLike[str]) -> str:
@@ -90,12 +87,3 @@ class Job:
             "job_dir": f"{JOBS_DIR}/{self.dir_name}",
             "settings": self.settings,
         }
-
-
-def job_image_size(value: Any, spec: Spec) -> tuple[int, int]:
-    """The (H, W) a job trains at: its --image-size setting, else the spec's input size."""
-    if value is None:
-        return (spec.input.height, spec.input.width)
-    if isinstance(value, int):
-        return (value, value)
-    return (int(value[0]), int(value[1]))

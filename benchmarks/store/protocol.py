@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from benchmarks.store.layout import RunFolder
+from benchmarks.store.settings import JobSettings, SettingsError
 from benchmarks.train.config import TrainConfig
 from graphspec.atomic import atomic_write_text, ensure_dir
 
@@ -36,7 +37,7 @@ __all__ = [
     "write_protocol",
 ]
 
-_VERSION = 1
+_VERSION = 2
 
 
 class ProtocolError(ValueError):
@@ -72,6 +73,8 @@ class Protocol:
     git_commit: str = ""
     date: str = ""
     load_avg: tuple[float, float, float] | None = None
+    settings: JobSettings | None = None
+    """Every job setting of the sweep (version 2; None for runs written before)."""
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -128,44 +131,42 @@ def _augmentation(value: Any) -> str:
 
 
 def collect_protocol(
-    settings: Mapping[str, Any],
+    settings: JobSettings,
     *,
     train_images: int | None = None,
     val_images: int | None = None,
     test_images: int | None = None,
     cwd: Path | None = None,
 ) -> Protocol:
-    """The protocol of a sweep run under ``settings`` (a job's settings dict), here and now.
+    """The protocol of a sweep run under ``settings``, here and now.
 
-    Reads the settings keys ``data``, ``epochs``, ``patience``, ``val_every``,
-    ``image_size``, ``batch_size``, ``lr``, ``augment``, ``normalize``, ``device`` and
-    ``threads`` (absent keys are "not recorded"; ``threads`` None is torch's current count).
-    Split sizes are known only once the data is opened, so the caller passes them when it
-    has them; the report otherwise takes them from the rows.
+    ``threads`` None is recorded as torch's current count. Split sizes are known only once
+    the data is opened, so the caller passes them when it has them; the report otherwise
+    takes them from the rows.
     """
-    device = str(settings.get("device") or "")
-    threads = settings.get("threads")
+    device = settings.device
     return Protocol(
-        data=str(settings.get("data") or ""),
+        data=settings.data,
         train_images=train_images,
         val_images=val_images,
         test_images=test_images,
-        epochs=settings.get("epochs"),
-        patience=settings.get("patience"),
-        val_every=settings.get("val_every"),
-        image_size=_image_size(settings.get("image_size")),
-        batch_size=settings.get("batch_size"),
-        lr=settings.get("lr"),
-        augmentation=_augmentation(settings.get("augment")),
-        normalisation=str(settings.get("normalize") or ""),
+        epochs=settings.epochs,
+        patience=settings.patience,
+        val_every=settings.val_every,
+        image_size=_image_size(settings.image_size),
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        augmentation=_augmentation(settings.augment),
+        normalisation=settings.normalize,
         device=device,
         dtype=_dtype(device) if device else "",
-        threads=torch.get_num_threads() if threads is None else int(threads),
+        threads=torch.get_num_threads() if settings.threads is None else int(settings.threads),
         torch_version=torch.__version__,
         graphspec_version=_package_version("graphspec"),
         git_commit=git_commit(cwd),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         load_avg=_load_avg(),
+        settings=settings,
     )
 
 
@@ -196,6 +197,7 @@ def write_protocol(run_dir: str | Path, protocol: Protocol) -> Path:
     path = RunFolder(Path(run_dir)).protocol
     ensure_dir(path.parent)
     payload = {"version": _VERSION, **dataclasses.asdict(protocol)}
+    payload["settings"] = protocol.settings.as_json() if protocol.settings else None
     if not _same_protocol(path, payload):
         atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
     return path
@@ -221,6 +223,11 @@ def _field(name: str, value: Any, path: Path) -> Any:
     """The value of field ``name`` (None is "not recorded"), or a ProtocolError."""
     if value is None:
         return _FIELDS[name].default
+    if name == "settings":
+        try:
+            return JobSettings.from_json(value)
+        except (SettingsError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"{path}: field 'settings' is not job settings ({exc})") from None
     if not _fits(str(_FIELDS[name].type), value):
         raise ProtocolError(f"{path}: field {name!r} has an unexpected value {value!r}")
     return tuple(float(v) for v in value) if name == "load_avg" else value

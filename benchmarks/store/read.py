@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from benchmarks.store.layout import RunFolder
 from benchmarks.store.results import ResultsFileError, ResultsRepairWarning, ResultsStore
-from benchmarks.store.results_io import read_csv_checked, read_parquet_checked, rows_to_frame
+from benchmarks.store.results_io import (
+    read_csv_checked,
+    read_parquet_checked,
+    rows_to_frame,
+    upgrade_frame,
+)
+from benchmarks.store.row import KEY_COLUMN
 
-__all__ = ["KEY_COLUMNS", "merge_results", "read_results", "run_dir_of"]
-
-
-KEY_COLUMNS = ("spec", "spec_hash", "image_size", "epochs", "seed", "device")
-"""Columns identifying one run; rows repeating them across shards are duplicates."""
+__all__ = ["MergedResults", "merge_results", "read_results", "run_dir_of"]
 
 
 def _warn(problems: Sequence[str]) -> None:
@@ -63,7 +66,9 @@ def read_results(path: str | Path) -> pd.DataFrame:
 
     Files written by the sweep are cross-checked: a damaged one warns and yields its good
     rows, one beyond repair is a ResultsFileError naming it, never a pyarrow traceback.
-    A table without a ``job_key`` column (not the sweep's) is read as it is.
+    A table without a ``job_key`` column (not the sweep's) is read as it is; a sweep's
+    table of an older schema is read as this version reads it
+    (:func:`~benchmarks.store.results_io.upgrade_frame`).
     """
     target = Path(path)
     plain = target
@@ -83,21 +88,44 @@ def read_results(path: str | Path) -> pd.DataFrame:
             return _read_plain(plain)
         except Exception:
             raise exc from None
-    return checked if checked is not None else _read_plain(plain)
+    return upgrade_frame(checked if checked is not None else _read_plain(plain))
 
 
-def merge_results(paths: list[Path]) -> pd.DataFrame:
-    """Concatenate results from run directories or shards, dropping repeated runs.
+@dataclass
+class MergedResults:
+    """The rows of several runs or shards, and a line for each thing a reader should know
+    about how they were merged."""
 
-    A run repeated across sources (same ``KEY_COLUMNS`` values, NaN equal to NaN) keeps its
-    last occurrence, so a re-run shard listed later replaces the earlier failure or result.
+    rows: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def merge_results(paths: Sequence[Path]) -> MergedResults:
+    """Concatenate results from run directories or shards, one row per job.
+
+    Rows are told apart by their job key (spec bytes, name and every setting), so runs
+    that differ in any setting (``--lr``, ``--data``, ``--limit``, ...) keep all their rows.
+    A job found in more than one source (the same key: a re-run shard, a run listed twice)
+    is reported once, from the source listed last, and a note says so. Rows without a key
+    (a hand-made table) are kept as they are.
     """
     frames = [frame for frame in (read_results(p) for p in paths) if not frame.empty]
     if not frames:
-        return pd.DataFrame()
+        return MergedResults(pd.DataFrame())
     merged = pd.concat(frames, ignore_index=True, sort=False)
-    keys = [c for c in KEY_COLUMNS if c in merged.columns]
-    return merged.drop_duplicates(subset=keys or None, keep="last").reset_index(drop=True)
+    if KEY_COLUMN not in merged.columns:
+        return MergedResults(merged)
+    keys = merged[KEY_COLUMN]
+    keyed = keys.notna() & (keys.astype(str) != "")
+    repeated = keyed & keys.duplicated(keep="last")
+    notes = []
+    if repeated.any():
+        count = keys[repeated].nunique()
+        notes.append(
+            f"{count} job(s) appear in more than one of the merged runs (same spec and "
+            "settings): each is reported once, from the run listed last."
+        )
+    return MergedResults(merged[~repeated].reset_index(drop=True), notes)
 
 
 def run_dir_of(path: str | Path) -> Path:

@@ -44,10 +44,8 @@ from benchmarks.store.results_io import (
     rows_to_frame,
     write_results,
 )
+from benchmarks.store.row import KEY_COLUMN, STATUS_FAILED, STATUS_OK
 from graphspec.atomic import WriteError, ensure_dir, remove_stale_temp_files
-
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 
 
 class ResultsFileError(RuntimeError):
@@ -87,8 +85,8 @@ def _read_copy(path: Path, reader: Reader) -> tuple[CheckedRows | None, str | No
 
 def _disagreement(csv_path: Path, pq_path: Path, csv: CheckedRows, pq: CheckedRows) -> list[str]:
     """Problems of two readable copies holding different job keys."""
-    csv_keys = {row["job_key"] for row in csv.rows}
-    pq_keys = {row["job_key"] for row in pq.rows}
+    csv_keys = {row[KEY_COLUMN] for row in csv.rows}
+    pq_keys = {row[KEY_COLUMN] for row in pq.rows}
     problems = []
     if pq_keys - csv_keys:
         problems.append(f"{csv_path}: lacks {len(pq_keys - csv_keys)} row(s) of {pq_path.name}")
@@ -165,7 +163,9 @@ class ResultsStore:
 
     def statuses(self) -> dict[str, str]:
         """job_key -> status of every stored row."""
-        return {str(row["job_key"]): str(row.get("status") or STATUS_FAILED) for row in self.rows()}
+        return {
+            str(row[KEY_COLUMN]): str(row.get("status") or STATUS_FAILED) for row in self.rows()
+        }
 
     def done_keys(self, *, include_failed: bool = True) -> set[str]:
         """Keys that resume skips: finished rows of either status by default.
@@ -194,13 +194,13 @@ class ResultsStore:
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Add ``row`` (replacing any row with the same job_key) and rewrite both files."""
-        key = row.get("job_key")
+        key = row.get(KEY_COLUMN)
         if not isinstance(key, str) or not key:
             raise ValueError("a results row needs a non-empty string 'job_key'")
         with self.locked():
             # Temp files left by a writer killed with SIGKILL; safe to remove under the lock.
             remove_stale_temp_files(self.csv_path)
             remove_stale_temp_files(self.parquet_path)
-            rows = [old for old in self.rows() if old.get("job_key") != key]
+            rows = [old for old in self.rows() if old.get(KEY_COLUMN) != key]
             rows.append(dict(row))
             write_results(self.csv_path, self.parquet_path, rows)

@@ -1,8 +1,9 @@
 """The results table on disk: its columns, their types, and reading/writing CSV + parquet.
 
 ``results.csv`` is for people and spreadsheets; ``results.parquet`` is the canonical copy
-because it keeps types. Declared column kinds keep the on-disk schema stable from one append
-to the next, whatever values the rows happen to hold. :class:`benchmarks.store.results.ResultsStore`
+because it keeps types. The declared columns and their kinds (:mod:`benchmarks.store.row`)
+keep the on-disk schema stable from one append to the next, whatever values the rows
+happen to hold. :class:`benchmarks.store.results.ResultsStore`
 decides *when* to read and write; this module only knows *how*.
 """
 
@@ -21,89 +22,19 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from benchmarks.store.row import KEY_COLUMN, ColumnKind, column_kinds, result_columns
 from graphspec.atomic import atomic_write
 
 __all__ = [
-    "RESULT_COLUMNS",
     "CheckedRows",
     "column_order",
     "rows_to_frame",
     "read_csv_checked",
     "read_parquet_checked",
+    "upgrade_frame",
+    "upgrade_rows",
     "write_results",
 ]
-
-RESULT_COLUMNS: list[str] = [
-    "spec",
-    "task",
-    "status",
-    "error",
-    "params",
-    "gflops",
-    "latency_ms",
-    "latency_iqr_ms",
-    "latency_p90_ms",
-    "fps",
-    "throughput_ips",
-    "peak_mem_mb",
-    "threads",
-    "load_avg",
-    "timing_noisy",
-    "timing_noise_reason",
-    "train_s",
-    "epochs",
-    "epochs_run",
-    "best_epoch",
-    "converged",
-    "convergence_reason",
-    "stopped_early",
-    "lr",
-    "lr_source",
-    "image_size",
-    "batch_size",
-    "device",
-    "dtype",
-    "seed",
-    "data",
-    "encoder_init",
-    "pixel_acc",
-    "miou",
-    "map",
-    "map50",
-    "map_voc07",
-    "top1",
-    "spec_file",
-    "spec_hash",
-    "job_key",
-    "finished_at",
-]
-
-# Declared column kinds keep the on-disk schema stable (e.g. a hex spec_hash that happens to be
-# all digits must stay a string; params stays an integer even when a failed row has none).
-STRING_COLUMNS = frozenset(
-    {
-        "spec",
-        "task",
-        "status",
-        "error",
-        "device",
-        "dtype",
-        "data",
-        "spec_file",
-        "spec_hash",
-        "job_key",
-        "finished_at",
-        "timing_noise_reason",
-        "convergence_reason",
-        "lr_source",
-        "encoder_init",
-    }
-)
-INT_COLUMNS = frozenset(
-    {"params", "epochs", "image_size", "batch_size", "seed", "threads", "epochs_run", "best_epoch"}
-)
-BOOL_COLUMNS = frozenset({"timing_noisy", "converged", "stopped_early"})
-FLOAT_COLUMNS = frozenset(set(RESULT_COLUMNS) - STRING_COLUMNS - INT_COLUMNS - BOOL_COLUMNS)
 
 
 def _is_null(value: Any) -> bool:
@@ -124,41 +55,37 @@ def _is_bool(value: Any) -> bool:
     return isinstance(value, bool) or type(value).__name__ == "bool_"
 
 
-def _column(name: str, values: list[Any]) -> pd.Series:
-    """Typed column for ``values``: declared kind when the values fit it, else strings.
+_DTYPES = {"int": "Int64", "float": "float64", "bool": "boolean"}
+
+
+def _column(name: str, values: list[Any], kind: ColumnKind | None) -> pd.Series:
+    """Typed column for ``values``: the declared ``kind`` when the values fit it (a column
+    nobody declared is typed by its values), else strings.
 
     Falling back to strings (instead of raising) means a row with an unexpected value type can
     always be stored: parquet cannot hold an object column mixing ints and strings.
     """
     present = [v for v in values if not _is_null(v)]
     clean = [None if _is_null(v) else v for v in values]
-    if name in STRING_COLUMNS:
+    if kind == "text":
         return pd.Series([None if v is None else _to_text(v) for v in clean], dtype=object)
     if not present:
-        dtype = (
-            "Int64"
-            if name in INT_COLUMNS
-            else "float64"
-            if name in FLOAT_COLUMNS
-            else "boolean"
-            if name in BOOL_COLUMNS
-            else object
-        )
-        return pd.Series(clean, dtype=dtype)
-    if all(_is_bool(v) for v in present) and name not in FLOAT_COLUMNS | INT_COLUMNS:
+        return pd.Series(clean, dtype=_DTYPES.get(kind or "", object))
+    if all(_is_bool(v) for v in present) and kind in (None, "bool"):
         return pd.Series(clean, dtype="boolean")
     numeric = all(isinstance(v, numbers.Real) and not _is_bool(v) for v in present)
     integral = numeric and all(isinstance(v, numbers.Integral) for v in present)
-    if integral and name not in FLOAT_COLUMNS:
+    if integral and kind in (None, "int"):
         return pd.Series(clean, dtype="Int64")
-    if numeric:
+    if numeric and kind in (None, "float", "int"):
         return pd.Series([math.nan if v is None else float(v) for v in clean], dtype="float64")
     return pd.Series([None if v is None else _to_text(v) for v in clean], dtype=object)
 
 
 def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """RESULT_COLUMNS first, then extra keys in order of first appearance."""
-    columns = list(RESULT_COLUMNS)
+    """The declared columns (:func:`benchmarks.store.row.result_columns`) first, then the
+    rows' other keys in order of first appearance."""
+    columns = result_columns()
     seen = set(columns)
     for row in rows:
         for key in row:
@@ -169,16 +96,39 @@ def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def rows_to_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """DataFrame with every RESULT_COLUMN (missing values null) plus extra columns."""
-    columns = column_order(rows)
-    data = {name: _column(name, [row.get(name) for row in rows]) for name in columns}
+    """DataFrame with every declared column (missing values null) plus extra columns."""
+    columns, kinds = column_order(rows), column_kinds()
+    data = {
+        name: _column(name, [row.get(name) for row in rows], kinds.get(name)) for name in columns
+    }
     return pd.DataFrame(data, columns=columns)
+
+
+def upgrade_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of any schema version as this version reads them: a row from before the
+    ``schema_version`` column is version 1 (no ``settings``; the report groups its seeds
+    by the legacy columns)."""
+    for row in rows:
+        if row.get("schema_version") is None:
+            row["schema_version"] = 1
+    return rows
+
+
+def upgrade_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`upgrade_rows` for a table read whole: a sweep's table (it has job keys)
+    without ``schema_version`` is version 1; a hand-made table is left as it is."""
+    if KEY_COLUMN not in frame.columns:
+        return frame
+    versions = frame.get("schema_version")
+    if versions is None:
+        return frame.assign(schema_version=pd.Series(1, index=frame.index, dtype="Int64"))
+    return frame.assign(schema_version=versions.fillna(1).astype("Int64"))
 
 
 def _parse_csv_column(name: str, values: list[str | None]) -> list[Any]:
     """Recover numbers from CSV text column-wise (only used when parquet is missing)."""
     present = [v for v in values if v is not None]
-    if name in STRING_COLUMNS or not present:
+    if column_kinds().get(name) == "text" or not present:
         return values
     for convert in (int, float):
         try:
@@ -207,7 +157,7 @@ def _keyed(rows: list[dict[str, Any]], problems: list[str]) -> list[dict[str, An
     by_key: dict[str, dict[str, Any]] = {}
     keyless = 0
     for row in rows:
-        key = row.get("job_key")
+        key = row.get(KEY_COLUMN)
         if not isinstance(key, str) or not key:
             keyless += 1
             continue
@@ -229,7 +179,7 @@ def read_csv_checked(path: Path) -> CheckedRows:
     """
     text = path.read_text(encoding="utf-8")
     records = list(csv.reader(io.StringIO(text, newline="")))
-    if not records or "job_key" not in records[0]:
+    if not records or KEY_COLUMN not in records[0]:
         raise ValueError("no header line with a job_key column")
     header, body = records[0], records[1:]
     problems: list[str] = []
@@ -246,18 +196,18 @@ def read_csv_checked(path: Path) -> CheckedRows:
         raw.append({k: (v if v != "" else None) for k, v in zip(header, record, strict=True)})
     parsed = {name: _parse_csv_column(name, [r[name] for r in raw]) for name in header}
     rows = [{name: parsed[name][i] for name in header} for i in range(len(raw))]
-    return CheckedRows(_keyed(rows, problems), problems)
+    return CheckedRows(upgrade_rows(_keyed(rows, problems)), problems)
 
 
 def read_parquet_checked(path: Path) -> CheckedRows:
     """Rows of a results parquet file as plain Python values (nulls are None), without rows
     lacking a job key; pyarrow's own error when the file is not readable parquet."""
     table = pq.read_table(path)
-    if "job_key" not in table.column_names:
-        raise ValueError("no job_key column")
+    if KEY_COLUMN not in table.column_names:
+        raise ValueError(f"no {KEY_COLUMN} column")
     rows = [{k: (None if _is_null(v) else v) for k, v in row.items()} for row in table.to_pylist()]
     problems: list[str] = []
-    return CheckedRows(_keyed(rows, problems), problems)
+    return CheckedRows(upgrade_rows(_keyed(rows, problems)), problems)
 
 
 def write_results(csv_path: Path, parquet_path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -25,11 +25,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from benchmarks.job.run import DEFAULTS, run_job
+from benchmarks.job.run import run_job
 from benchmarks.report.write import report_is_current, write_report
 from benchmarks.runtime.distributed import (
     DistributedContext,
@@ -41,7 +40,10 @@ from benchmarks.runtime.distributed import (
     launched_with_peers,
 )
 from benchmarks.store.jobs import Job
+from benchmarks.store.layout import RunFolder
 from benchmarks.store.protocol import collect_protocol, write_protocol
+from benchmarks.store.row import ResultRow
+from benchmarks.store.settings import DEFAULT_SETTINGS, JobSettings
 from benchmarks.sweep.plan import plan_jobs, select_shard
 from benchmarks.sweep.runner import (
     EXIT_OK,
@@ -55,57 +57,23 @@ from benchmarks.sweep.runner import (
 __all__ = ["SweepOptions", "BenchOutcome", "RankFailed", "release_memory", "run_bench"]
 
 OnEvent = Callable[[SweepEvent], None]
-Work = Callable[[Callable[[], None]], dict[str, Any]]
+Work = Callable[[Callable[[], None]], ResultRow]
 """One rank's share of a job, given the ``sync`` to call once its model is built."""
 
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """How to run a sweep: the job settings (they are part of every job's key, so a changed
-    setting is a new job) and how to run it (where, which shard, retries, report, bars)."""
+    """How to run a sweep: the settings of every job (part of every job's key, so a changed
+    setting is a new job), the seeds to run each spec with, and how to run it (where, which
+    shard, retries, report, bars)."""
 
     out: Path
-    epochs: int = DEFAULTS["epochs"]
-    batch_size: int = DEFAULTS["batch_size"]
-    seed: int = DEFAULTS["seed"]
-    image_size: tuple[int, int] | None = DEFAULTS["image_size"]
-    device: str = DEFAULTS["device"]
-    data: str = DEFAULTS["data"]
-    compile: bool = DEFAULTS["compile"]
-    workers: int = DEFAULTS["workers"]
-    limit: int | None = DEFAULTS["limit"]
-    lr: float | str = DEFAULTS["lr"]
+    settings: JobSettings = DEFAULT_SETTINGS
     seeds: int = 1
-    val_every: int = DEFAULTS["val_every"]
-    patience: int | None = DEFAULTS["patience"]
-    normalize: str = DEFAULTS["normalize"]
-    augment: bool = DEFAULTS["augment"]
-    threads: int | None = DEFAULTS["threads"]
     shard: str | None = None
     retry_failed: bool = False
     report: bool = True
     progress: bool = True
-
-    def settings(self) -> dict[str, Any]:
-        """The settings dict of every job; its keys and values make up the job keys, so
-        they must not change from one release to the next or resumes would re-run all."""
-        return {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-            "image_size": list(self.image_size) if self.image_size else None,
-            "device": self.device,
-            "data": self.data,
-            "compile": self.compile,
-            "workers": self.workers,
-            "limit": self.limit,
-            "lr": self.lr,
-            "val_every": self.val_every,
-            "patience": self.patience,
-            "normalize": self.normalize,
-            "augment": self.augment,
-            "threads": self.threads,
-        }
 
 
 @dataclass(frozen=True)
@@ -153,7 +121,7 @@ def _agree(ctx: DistributedContext, error: str | None) -> list[tuple[int, str]]:
     return [(rank, e) for rank, e in enumerate(gather_objects(error, ctx)) if e is not None]
 
 
-def _in_step(work: Work, ctx: DistributedContext) -> dict[str, Any]:
+def _in_step(work: Work, ctx: DistributedContext) -> ResultRow:
     """Run this rank's share of one job, meeting the others after the build and at the end.
 
     Raises the rank's own exception when the first failing rank is this one, else
@@ -181,7 +149,7 @@ def _in_step(work: Work, ctx: DistributedContext) -> dict[str, Any]:
 def _lead(ctx: DistributedContext, progress: bool) -> RunOne:
     """Rank 0's ``run_one``: tell the others which job runs next, then run it in step."""
 
-    def run_one(job: Job, job_dir: Path) -> dict[str, Any]:
+    def run_one(job: Job, job_dir: Path) -> ResultRow:
         broadcast_from_main(job.key, ctx)
         return _in_step(lambda sync: run_job(job, job_dir, ctx, progress, sync), ctx)
 
@@ -200,7 +168,7 @@ def _follow(jobs: Sequence[Job], ctx: DistributedContext) -> BenchOutcome:
     summary = SweepSummary(total=len(jobs))
 
     def work(key: str, scratch: Path) -> Work:
-        def run(sync: Callable[[], None]) -> dict[str, Any]:
+        def run(sync: Callable[[], None]) -> ResultRow:
             job = by_key.get(key)
             if job is None:
                 raise LookupError(
@@ -237,7 +205,7 @@ def run_bench(
     A bad ``options.shard`` raises ValueError before anything runs.
     """
     run_dir = Path(options.out)
-    planned = plan_jobs(files, [options.settings()], seeds=options.seeds)
+    planned = plan_jobs(files, [options.settings.as_json()], seeds=options.seeds)
     jobs = select_shard(planned, options.shard) if options.shard else planned
     ctx = init_distributed() if launched_with_peers() else None
     if ctx is not None and not ctx.is_main:
@@ -246,7 +214,7 @@ def run_bench(
     try:
         # Creates run_dir (a one-line WriteError if it cannot: the followers still get their
         # "no more jobs" below); an unchanged protocol is not rewritten.
-        write_protocol(run_dir, collect_protocol(options.settings()))
+        write_protocol(run_dir, collect_protocol(options.settings))
         summary = run_sweep(
             jobs,
             run_dir,
@@ -265,9 +233,8 @@ def run_bench(
         on_finished(summary)
     if summary.interrupted or not options.report:
         return BenchOutcome(summary)
-    if report_is_current(run_dir, run_dir / "report"):  # a resume that changed nothing
-        return BenchOutcome(summary, report=run_dir / "report" / "report.html")
-    written = write_report(
-        run_dir, run_dir / "report", title=f"graphspec: {run_dir.name}", run_dirs=[run_dir]
-    )
+    report_dir = RunFolder(run_dir).report_dir
+    if report_is_current(run_dir, report_dir):  # a resume that changed nothing
+        return BenchOutcome(summary, report=report_dir / "report.html")
+    written = write_report(run_dir, report_dir, title=f"graphspec: {run_dir.name}")
     return BenchOutcome(summary, report=written["report.html"])

@@ -28,17 +28,19 @@ What it guarantees:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from benchmarks.store.jobs import Job
 from benchmarks.store.layout import JobFolder, RunFolder
 from benchmarks.store.plan_file import write_plan
-from benchmarks.store.results import STATUS_FAILED, STATUS_OK, ResultsStore
+from benchmarks.store.results import ResultsStore
+from benchmarks.store.row import STATUS_FAILED, STATUS_OK, ResultRow
 from benchmarks.sweep.interrupts import InterruptGuard
 from graphspec.atomic import WriteError, atomic_write_text, ensure_dir, is_disk_fault
 
@@ -76,9 +78,9 @@ class SweepSummary:
         if status != STATUS_OK:
             self.skipped_failed += 1
 
-    def count_row(self, job: Job, row: Mapping[str, Any]) -> None:
+    def count_row(self, job: Job, row: ResultRow) -> None:
         """A job that ran in this call and wrote ``row``."""
-        if row["status"] == STATUS_OK:
+        if row.status == STATUS_OK:
             self.done += 1
         else:
             self.failed += 1
@@ -96,10 +98,10 @@ class SweepEvent:
     job: Job | None
     index: int
     total: int
-    row: dict[str, Any] | None = None
+    row: ResultRow | None = None
 
 
-RunOne = Callable[[Job, Path], Mapping[str, Any]]
+RunOne = Callable[[Job, Path], ResultRow]
 
 
 def _now() -> str:
@@ -113,35 +115,31 @@ def format_error(exc: BaseException, limit: int = ERROR_MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _identity(job: Job, status: str) -> dict[str, Any]:
-    return {
-        "spec_file": str(job.spec_file),
-        "spec_hash": job.spec_hash,
-        "job_key": job.key,
-        "status": status,
-        "finished_at": _now(),
-    }
+def _identified(job: Job, row: ResultRow, status: str) -> ResultRow:
+    """``row`` with the runner-owned identity (spec, key, status, time) and the job's
+    settings (:meth:`ResultRow.with_settings`)."""
+    row = dataclasses.replace(
+        row,
+        spec=row.spec or job.name,
+        status=status,
+        spec_file=str(job.spec_file),
+        spec_hash=job.spec_hash,
+        job_key=job.key,
+        finished_at=_now(),
+    )
+    return row.with_settings(job.settings)
 
 
-def build_row(job: Job, result: Mapping[str, Any]) -> dict[str, Any]:
-    """Row for a finished job: run_one's values, settings for keys it did not report (run_one
-    wins, as it knows effective values such as the device "auto" resolved to), then the
-    runner-owned identity fields."""
-    row = dict(result)
-    for name, value in job.settings.items():
-        row.setdefault(name, value)
-    row.setdefault("spec", job.name)
-    row.update(_identity(job, STATUS_OK))
-    return row
+def build_row(job: Job, result: ResultRow) -> ResultRow:
+    """Row for a finished job: run_one's values, the job's settings where it reported
+    none (run_one wins, as it knows effective values such as the device it ran on), then
+    the runner-owned identity fields."""
+    return _identified(job, result, STATUS_OK)
 
 
-def build_failed_row(job: Job, exc: BaseException) -> dict[str, Any]:
+def build_failed_row(job: Job, exc: BaseException) -> ResultRow:
     """Row for a job whose run_one raised: settings, identity and the one-line error."""
-    row: dict[str, Any] = dict(job.settings)
-    row["spec"] = job.name
-    row.update(_identity(job, STATUS_FAILED))
-    row["error"] = format_error(exc)
-    return row
+    return _identified(job, ResultRow(error=format_error(exc)), STATUS_FAILED)
 
 
 def _write_traceback(job_dir: Path, exc: BaseException) -> None:
@@ -156,13 +154,13 @@ def _write_traceback(job_dir: Path, exc: BaseException) -> None:
             atomic_write_text(JobFolder(job_dir).error, text)
 
 
-def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> dict[str, Any]:
+def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> ResultRow:
     """Run one job; its row, a failed row if it raised (interrupts and disk faults propagate)."""
     ensure_dir(job_dir)
     try:
         result = run_one(job, job_dir)
-        if not isinstance(result, Mapping):
-            raise TypeError(f"run_one returned {type(result).__name__}, not a dict")
+        if not isinstance(result, ResultRow):
+            raise TypeError(f"run_one returned {type(result).__name__}, not a ResultRow")
         return build_row(job, result)
     except Exception as exc:
         if isinstance(exc, WriteError):
@@ -196,7 +194,7 @@ def run_sweep(
     store = ResultsStore(run_dir)
     summary = SweepSummary(total=len(jobs))
 
-    def emit(kind: EventKind, job: Job | None, index: int, row: dict[str, Any] | None) -> None:
+    def emit(kind: EventKind, job: Job | None, index: int, row: ResultRow | None) -> None:
         if on_event is not None:
             on_event(SweepEvent(kind, job, index, len(jobs), row))
 
@@ -218,9 +216,9 @@ def run_sweep(
                 emit("start", job, index, None)
                 row = _attempt(job, RunFolder(run_dir).job(job.dir_name).path, run_one)
                 with guard.deferred():
-                    store.append(row)
+                    store.append(row.as_record())
                     summary.count_row(job, row)
-                emit(row["status"], job, index, row)
+                emit("ok" if row.status == STATUS_OK else "failed", job, index, row)
         except KeyboardInterrupt:
             summary.interrupted = True
             emit("interrupted", None, index, None)

@@ -1,51 +1,46 @@
 """Tasks: what a model is asked to do, and how its answers are scored.
 
-One file per task (:mod:`.segmentation`, :mod:`.detection`, :mod:`.classification`), each a
-:class:`~benchmarks.tasks.base.Task`; :func:`task_for` picks the one a spec asks for.
+One file per task, each a :class:`~benchmarks.tasks.base.Task` subclass that declares its
+metrics and implements its loss, evaluator and predictions (docs/adding-a-task.md).
+:data:`TASKS` lists them in the order the report shows them; :func:`task_for` picks the one
+that serves a spec, :func:`task_class` the one a results row names.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from benchmarks.tasks.base import Task
+from benchmarks.tasks.base import Metric, Task
 from benchmarks.tasks.classification import ClassificationTask
-from benchmarks.tasks.detection import DetectionTask
+from benchmarks.tasks.detection import SSDTask, YOLOTask
 from benchmarks.tasks.segmentation import SegmentationTask
 from graphspec import Graph, Spec, SpecError
-from graphspec.schema import SSDHead, YOLOHead
 
-__all__ = ["Task", "data_classes", "task_for"]
+__all__ = ["TASKS", "Metric", "Task", "task_class", "task_classes", "task_for"]
+
+TASKS: tuple[type[Task], ...] = (SegmentationTask, SSDTask, YOLOTask, ClassificationTask)
+"""Every task the harness runs, in report order (the first class of a name wins)."""
+
+FALLBACK_METRIC = Metric("accuracy", "accuracy", "Accuracy (fraction)")
+"""What the report ranks a task it does not know by (a hand-made results table)."""
 
 
-def data_classes(spec: Spec) -> int:
-    """Classes the data must have, background included (only segmentation specs count it)."""
-    return spec.classes if spec.task == "segmentation" else spec.classes + 1
+def task_classes() -> tuple[type[Task], ...]:
+    """:data:`TASKS` as it is now (read at call time, so a task added by a test counts)."""
+    return TASKS
 
 
-def task_for(spec: Spec, dataset: Any, graph: Graph) -> Task:
-    """The task object for ``spec``; its class count must match the data's.
+def task_class(name: str) -> type[Task] | None:
+    """The class of the task a results row names (``task`` column); None if unknown."""
+    return next((task for task in task_classes() if task.name == name), None)
 
-    Segmentation counts background as a class (``classes`` = K + 1); detection and
-    classification specs give the K object classes (a detection head adds background)."""
-    have = getattr(dataset, "num_classes", None)
-    if have is not None and have != data_classes(spec):
-        want = have if spec.task == "segmentation" else have - 1
+
+def task_for(spec: Spec, graph: Graph) -> Task:
+    """The task that trains ``spec`` (compiled as ``graph``): the first of :data:`TASKS`
+    that serves it; a SpecError at ``task`` when none does."""
+    served = next((task for task in task_classes() if task.serves(spec, graph)), None)
+    if served is None:
+        names = ", ".join(dict.fromkeys(task.name for task in task_classes()))
         raise SpecError.at(
-            spec.source.locate(("classes",)),
-            f"class count does not match "
-            f"the data (expected {want} for this dataset, got {spec.classes})",
+            spec.source.locate(("task",)),
+            f"task '{spec.task}' cannot be benchmarked with this head (the harness runs {names})",
         )
-    if spec.task == "segmentation":
-        return SegmentationTask(spec.classes)
-    if spec.task == "classification":
-        return ClassificationTask(spec.classes)
-    if spec.task == "detection" and graph.detection is not None:
-        assert isinstance(spec.head, SSDHead | YOLOHead)
-        size = (spec.input.height, spec.input.width)
-        return DetectionTask(spec.head, graph.detection, size)
-    raise SpecError.at(
-        spec.source.locate(("task",)),
-        f"task '{spec.task}' cannot be benchmarked yet (expected segmentation, "
-        "classification, or detection with an ssd or yolo head)",
-    )
+    return served.for_spec(spec, graph)

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from benchmarks.data import Batch
-from benchmarks.tasks.base import Task
+from benchmarks.tasks.base import Metric, Task
+from graphspec import Graph, Spec
 
 __all__ = ["ClassificationEvaluator", "ClassificationTask"]
 
@@ -41,8 +42,8 @@ class ClassificationEvaluator:
         self.num_classes = num_classes
         self.counts = torch.zeros(2, dtype=torch.int64, device=device)
 
-    def update(self, model_output: Tensor, batch: Batch) -> None:
-        logits, labels = _logits_and_labels(model_output, batch, self.num_classes)
+    def update(self, predictions: Tensor, batch: Batch) -> None:
+        logits, labels = _logits_and_labels(predictions, batch, self.num_classes)
         correct = (logits.argmax(dim=1) == labels.to(logits.device)).sum()
         self.counts[0] += correct.to(self.counts.device)
         self.counts[1] += labels.numel()
@@ -60,12 +61,16 @@ class ClassificationTask(Task):
     """Classification: mean cross-entropy of ``[N, classes]`` logits, scored by top-1."""
 
     name = "classification"
-    metric = "top1"
+    metrics = (Metric("top1", "Top-1", "Top-1 accuracy (fraction)"),)
 
     def __init__(self, num_classes: int) -> None:
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         self.num_classes = num_classes
+
+    @classmethod
+    def for_spec(cls, spec: Spec, graph: Graph) -> ClassificationTask:
+        return cls(spec.classes)
 
     def loss(self, model_output: Tensor, batch: Batch) -> dict[str, Tensor]:
         """Cross-entropy in fp32 even under autocast, like the segmentation loss."""

@@ -1,23 +1,37 @@
-"""Semantic segmentation as a benchmark task: per-pixel cross-entropy, pixel accuracy and mIoU."""
+"""Semantic segmentation: per-pixel cross-entropy, scored by mIoU (and pixel accuracy).
+
+Logits ``[N, C, H, W]`` against masks ``[N, H, W]`` (``255`` ignored); ``C`` counts every
+class, background (label 0) included, so a spec's ``classes`` is K + 1 for K object
+classes. The prediction is the logits themselves: the evaluator, the pictures and
+test-time augmentation resize them to whatever size they need before the argmax.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 
 from benchmarks.data import Batch
+from benchmarks.figures.overlay import segmentation_overlay
 from benchmarks.metrics import ConfusionMatrix
-from benchmarks.tasks.base import Task
+from benchmarks.metrics.per_class import ClassScore
+from benchmarks.tasks.base import ImageResult, Metric, PerClass, Task, View
+from graphspec import Graph, Spec
 
 __all__ = ["SegmentationEvaluator", "SegmentationTask"]
 
 
-def _match_spatial(logits: Tensor, size: torch.Size) -> Tensor:
-    """Upsample logits to the mask size when a model predicts at a coarser stride."""
-    if logits.shape[-2:] == size:
+def _resized(logits: Tensor, size: Sequence[int]) -> Tensor:
+    """Logits bilinearly resized to ``size`` (H, W); unchanged when already that size."""
+    if tuple(logits.shape[-2:]) == tuple(size):
         return logits
-    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class SegmentationEvaluator:
@@ -28,10 +42,9 @@ class SegmentationEvaluator:
     ) -> None:
         self.confusion = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device)
 
-    def update(self, model_output: Tensor, batch: Batch) -> None:
+    def update(self, predictions: Tensor, batch: Batch) -> None:
         target = batch["mask"]
-        pred = _match_spatial(model_output, target.shape[-2:]).argmax(dim=1)
-        self.confusion.update(pred, target)
+        self.confusion.update(_resized(predictions, target.shape[-2:]).argmax(dim=1), target)
 
     def state_tensors(self) -> list[Tensor]:
         return [self.confusion.matrix]
@@ -40,22 +53,34 @@ class SegmentationEvaluator:
         scores = self.confusion.compute()
         return {"pixel_acc": float(scores["pixel_acc"]), "miou": float(scores["miou"])}
 
+    def per_class(self, names: Sequence[str]) -> PerClass:
+        """IoU per class (NaN for a class in neither targets nor predictions; the mean over
+        the defined ones is ``miou``) and the confusion matrix."""
+        iou = self.confusion.iou_per_class().tolist()
+        scores = [ClassScore(i, names[i], float(v)) for i, v in enumerate(iou)]
+        return PerClass(scores, confusion=self.confusion.matrix.cpu().numpy())
+
 
 class SegmentationTask(Task):
-    """Semantic segmentation: logits ``[N, C, H, W]`` against masks ``[N, H, W]``.
-
-    ``num_classes`` counts every logit channel, background (label 0) included, so a dataset
-    with K foreground classes uses ``num_classes = K + 1``.
-    """
+    """Semantic segmentation (see the module docstring)."""
 
     name = "segmentation"
-    metric = "miou"
+    metrics = (
+        Metric("miou", "mIoU", "mIoU (fraction)"),
+        Metric("pixel_acc", "pixel acc", "Pixel accuracy (fraction)", shown=False),
+    )
+    per_class_name = "IoU"
+    background_in_classes = True
 
     def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2 (background + classes), got {num_classes}")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+
+    @classmethod
+    def for_spec(cls, spec: Spec, graph: Graph) -> SegmentationTask:
+        return cls(spec.classes)
 
     def loss(self, model_output: Tensor, batch: Batch) -> dict[str, Tensor]:
         """Mean cross-entropy over labelled pixels, computed in fp32 even under autocast.
@@ -65,10 +90,31 @@ class SegmentationTask(Task):
         trip the non-finite-loss guard on a perfectly valid batch).
         """
         target = batch["mask"]
-        logits = _match_spatial(model_output, target.shape[-2:]).float()
+        logits = _resized(model_output, target.shape[-2:]).float()
         total = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="sum")
         labelled = (target != self.ignore_index).sum().clamp_min(1)
         return {"loss": total / labelled}
 
     def evaluator(self, device: torch.device | str | None = None) -> SegmentationEvaluator:
         return SegmentationEvaluator(self.num_classes, self.ignore_index, device)
+
+    def unview(self, predictions: Tensor, view: View) -> Tensor:
+        """Logits of a view, mirrored back and resized to the input size (in fp32)."""
+        logits = predictions.float()
+        logits = logits.flip(-1) if view.flipped else logits
+        return F.interpolate(logits, size=view.input_size, mode="bilinear", align_corners=False)
+
+    def image_result(
+        self, image: Image.Image, prediction: Tensor, names: Sequence[str]
+    ) -> ImageResult:
+        """The argmax of the logits resized to the image, as a class mask and an overlay."""
+        logits = _resized(torch.as_tensor(prediction).float(), (image.height, image.width))
+        mask = logits.argmax(dim=1)[0].cpu().numpy()
+        return ImageResult(segmentation_overlay(image, mask, names), mask=mask)
+
+    def draw_truth(
+        self, image: Image.Image, sample: Mapping[str, Any], names: Sequence[str]
+    ) -> Image.Image:
+        """The item's mask over ``image``; ignored pixels drawn as background."""
+        mask = sample["mask"].numpy().astype(np.int64)
+        return segmentation_overlay(image, np.where(mask < len(names), mask, 0), names)

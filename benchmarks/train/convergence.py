@@ -56,20 +56,27 @@ def _validated(history: Sequence[EpochSummary]) -> list[tuple[int, float]]:
 
 
 def _by_metric(
-    validated: list[tuple[int, float]], start: int, end: int, rule: ConvergenceRule, metric: str
+    validated: list[tuple[int, float]],
+    start: int,
+    end: int,
+    rule: ConvergenceRule,
+    metric: str,
+    higher_is_better: bool,
 ) -> Convergence:
     span = _span(start, end)
-    before = [value for epoch, value in validated if epoch < start]
+    sign = 1.0 if higher_is_better else -1.0  # compare "better" as "higher" either way
+    before = [sign * value for epoch, value in validated if epoch < start]
     if not any(epoch >= start for epoch, _ in validated):
         return Convergence(False, f"no validation in the last quarter ({span})")
     if not before:
         return Convergence(False, f"no validation before the last quarter ({span}) to compare")
-    gain = max(value for _, value in validated) - max(before)
+    gain = max(sign * value for _, value in validated) - max(before)
     verdict = gain < rule.metric_delta
     relation = "<" if verdict else ">="
+    moved = "rose" if higher_is_better else "fell"
     return Convergence(
         verdict,
-        f"best {metric} rose {gain:.4f} ({relation} {rule.metric_delta:g}) over the last "
+        f"best {metric} {moved} {gain:.4f} ({relation} {rule.metric_delta:g}) over the last "
         f"quarter ({span})",
     )
 
@@ -101,6 +108,7 @@ def judge_convergence(
     stopped_early: bool,
     rule: ConvergenceRule | None = None,
     metric: str = "val_metric",
+    higher_is_better: bool = True,
 ) -> Convergence:
     """Decide whether the run whose epochs are ``history`` (in order) had converged.
 
@@ -112,7 +120,8 @@ def judge_convergence(
        quarter of the ``n`` epochs run (the last ``ceil(n / 4)``). It needs at least one
        validation inside it and one before it. Converged when the best metric so far rose
        by less than ``rule.metric_delta`` (absolute) over that quarter: best over all
-       epochs minus best before the quarter; a higher metric is better.
+       epochs minus best before the quarter (for a metric where lower is better,
+       ``higher_is_better=False``: by how much the best value fell).
     3. Without validation: the same on the train loss, as a relative drop: ``(min loss
        before the quarter - min loss overall) / min loss before``, converged when below
        ``rule.loss_rel``; the reason says it was judged on the train loss.
@@ -127,7 +136,8 @@ def judge_convergence(
     if stopped_early and not validated:
         return Convergence(False, f"early stopping fired but {metric} was never finite")
     if stopped_early:
-        best_epoch, best = max(validated, key=lambda item: (item[1], -item[0]))
+        sign = 1.0 if higher_is_better else -1.0
+        best_epoch, best = max(validated, key=lambda item: (sign * item[1], -item[0]))
         return Convergence(
             True,
             f"early stopping: {metric} stopped improving (best {best:.4f} at epoch {best_epoch})",
@@ -135,5 +145,5 @@ def judge_convergence(
     quarter = math.ceil(len(history) / 4)
     start, end = history[-quarter].epoch, history[-1].epoch
     if validated:
-        return _by_metric(validated, start, end, rule, metric)
+        return _by_metric(validated, start, end, rule, metric, higher_is_better)
     return _by_loss(history, start, end, rule)

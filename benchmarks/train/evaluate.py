@@ -52,7 +52,7 @@ def evaluate(
                 batch = move_batch(batch, device, use_channels_last)
                 with autocast(device, amp and on_cuda):
                     output = task.forward(model, batch)
-                evaluator.update(output, batch)
+                evaluator.update(task.predict(output), batch)
             all_reduce_(evaluator.state_tensors())
             return evaluator.compute()
     finally:

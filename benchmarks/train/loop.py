@@ -122,7 +122,11 @@ def _run_epochs(run: TrainingRun, loader: Iterable[Any], validation: Validation 
 
     Divergence is checked first so a blown-up model is neither scored nor kept as best.
     """
-    tracker = None if validation is None else BestTracker(validation.patience, validation.min_delta)
+    tracker = None
+    if validation is not None:
+        tracker = BestTracker(
+            validation.patience, validation.min_delta, validation.higher_is_better
+        )
     done = _Epochs(tracker)
     config = run.config
     for epoch in range(config.epochs):
@@ -142,10 +146,14 @@ def _run_epochs(run: TrainingRun, loader: Iterable[Any], validation: Validation 
 
 
 def _result(
-    done: _Epochs, steps: int, elapsed: float, config: TrainConfig, metric: str
+    done: _Epochs, steps: int, elapsed: float, config: TrainConfig, validation: Validation | None
 ) -> TrainResult:
     verdict = judge_convergence(
-        done.history, stopped_early=done.stopped_early, rule=config.convergence, metric=metric
+        done.history,
+        stopped_early=done.stopped_early,
+        rule=config.convergence,
+        metric="val_metric" if validation is None else validation.metric,
+        higher_is_better=validation is None or validation.higher_is_better,
     )
     tracker = done.tracker
     return TrainResult(
@@ -221,5 +229,4 @@ def train(
         )
         start = time.perf_counter()
         done = _run_epochs(run, loader, validation)
-    metric = "val_metric" if validation is None else validation.metric
-    return _result(done, run.step, time.perf_counter() - start, config, metric)
+    return _result(done, run.step, time.perf_counter() - start, config, validation)

@@ -10,21 +10,33 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from benchmarks.train.config import TrainConfig
 from graphspec.schema import MAX_BATCH_SIZE, MAX_EPOCHS, Spec
 
-__all__ = ["AUTO_LR", "Recipe", "RecipeSources", "Source", "resolve_recipe"]
+__all__ = ["AUTO_LR", "Recipe", "RecipeSources", "Source", "SweepRecipe", "resolve_recipe"]
 
 AUTO_LR = "auto"
 """The sweep's ``lr`` value that asks for a learning-rate range test per spec."""
 
 Source = Literal["spec", "sweep", "auto"]
 
-_DEFAULTS = TrainConfig()  # what a sweep that leaves a key unset trains with
+_DEFAULTS = TrainConfig()  # what a sweep that leaves a value unset trains with
+
+
+@dataclass(frozen=True)
+class SweepRecipe:
+    """The recipe values a sweep shares across its specs; unset ones (None) are the
+    harness defaults of :class:`~benchmarks.train.config.TrainConfig`. ``lr`` may be
+    ``"auto"`` (any case): a learning-rate range test per spec."""
+
+    lr: float | str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    weight_decay: float | None = None
+    warmup: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,34 +116,33 @@ def _check_recipe(recipe: Recipe) -> None:
         raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
 
 
-def _pick(
-    spec: Spec, sweep_settings: Mapping[str, Any], key: str, field: str
-) -> tuple[Any, Source]:
-    """The spec's ``train.<key>`` when set, else the sweep's ``key``, else the default."""
+def _pick(spec: Spec, sweep: SweepRecipe, key: str, field: str) -> tuple[Any, Source]:
+    """The spec's ``train.<key>`` when set, else the sweep's, else the harness default."""
     spec_value = getattr(spec.train, key) if spec.train is not None else None
     if spec_value is not None:
         return spec_value, "spec"
-    return sweep_settings.get(key, getattr(_DEFAULTS, field)), "sweep"
+    value = getattr(sweep, key)
+    return (getattr(_DEFAULTS, field) if value is None else value), "sweep"
 
 
-def resolve_recipe(sweep_settings: Mapping[str, Any], spec: Spec) -> Recipe:
-    """The recipe ``spec`` trains with under ``sweep_settings``.
+def resolve_recipe(sweep: SweepRecipe, spec: Spec) -> Recipe:
+    """The recipe ``spec`` trains with under the sweep's shared values.
 
-    A key of the spec's ``train:`` section wins over the sweep's; the sweep's settings are
-    read under the same names (``lr``, ``epochs``, ``batch_size``, ``weight_decay``,
-    ``warmup``) and a missing one falls back to the harness default of
-    :class:`~benchmarks.train.config.TrainConfig`. A sweep ``lr`` of ``"auto"`` (any case)
-    leaves ``lr`` unset with source ``auto`` unless the spec gives one.
+    A key of the spec's ``train:`` section wins over the sweep's value of the same name
+    (``lr``, ``epochs``, ``batch_size``, ``weight_decay``, ``warmup``); an unset one falls
+    back to the harness default of :class:`~benchmarks.train.config.TrainConfig`. A sweep
+    ``lr`` of ``"auto"`` (any case) leaves ``lr`` unset with source ``auto`` unless the spec
+    gives one.
 
     Raises:
-        ValueError: a sweep setting out of range (spec values were checked on load).
+        ValueError: a sweep value out of range (spec values were checked on load).
     """
-    lr, lr_source = _pick(spec, sweep_settings, "lr", "lr")
+    lr, lr_source = _pick(spec, sweep, "lr", "lr")
     if lr_source == "sweep" and isinstance(lr, str) and lr.strip().lower() == AUTO_LR:
         lr, lr_source = None, "auto"
-    epochs = _pick(spec, sweep_settings, "epochs", "epochs")
-    batch = _pick(spec, sweep_settings, "batch_size", "batch_size")
-    decay = _pick(spec, sweep_settings, "weight_decay", "weight_decay")
-    warmup = _pick(spec, sweep_settings, "warmup", "warmup_fraction")
+    epochs = _pick(spec, sweep, "epochs", "epochs")
+    batch = _pick(spec, sweep, "batch_size", "batch_size")
+    decay = _pick(spec, sweep, "weight_decay", "weight_decay")
+    warmup = _pick(spec, sweep, "warmup", "warmup_fraction")
     sources = RecipeSources(lr_source, epochs[1], batch[1], decay[1], warmup[1])
     return Recipe(lr, epochs[0], batch[0], decay[0], warmup[0], sources)

@@ -4,7 +4,7 @@
 it scores the model on the validation loader with :func:`benchmarks.train.evaluate.evaluate`,
 feeds the metric to a :class:`BestTracker`, keeps a CPU copy of the weights whenever the
 metric is the best so far, and stops once the tracker says patience has run out. The
-metric is always "higher is better" (mIoU, pixel accuracy, mAP).
+metric improves the way the task's primary metric says (higher for mIoU, mAP, top-1).
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ class Validation:
             the final weights are compared too.
         patience: stop after this many validations in a row without an improvement of more
             than ``min_delta``; ``None`` never stops early (the epoch count is the maximum).
-        metric: the key of the task's metrics to follow; higher is better.
-        min_delta: how much the metric must rise over the best value to reset patience.
+        metric: the key of the task's metrics to follow.
+        min_delta: how much the metric must improve on the best value to reset patience.
+        higher_is_better: which way the metric improves (the task's primary metric says).
     """
 
     loader: Iterable[Any]
@@ -46,6 +47,7 @@ class Validation:
     patience: int | None = None
     metric: str = "miou"
     min_delta: float = 0.0
+    higher_is_better: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -70,26 +72,33 @@ class Validation:
 class BestTracker:
     """The best validation epoch and the early-stopping count, fed one metric at a time.
 
-    Two notions on purpose: the *best* epoch is the highest metric (the first one on ties),
-    whose weights are kept; *patience* only resets on a rise of more than ``min_delta``
-    over the reference (the metric at the last such rise), so a slow creep of tiny gains
-    still stops the run. A NaN metric is never an improvement.
+    Two notions on purpose: the *best* epoch is the best metric (the first one on ties),
+    whose weights are kept; *patience* only resets on an improvement of more than
+    ``min_delta`` over the reference (the metric at the last such improvement), so a slow
+    creep of tiny gains still stops the run. A NaN metric is never an improvement. Higher
+    is better unless ``higher_is_better`` is False.
     """
 
     patience: int | None = None
     min_delta: float = 0.0
+    higher_is_better: bool = True
     best_metric: float | None = None
     best_epoch: int | None = None
     reference: float | None = None
-    stale: int = 0  # validations since the last rise of more than min_delta
+    stale: int = 0  # validations since the last improvement of more than min_delta
+
+    def _gain(self, metric: float, over: float) -> float:
+        return metric - over if self.higher_is_better else over - metric
 
     def observe(self, epoch: int, metric: float) -> bool:
         """Record ``metric`` of ``epoch``; True when it is the best so far (keep weights)."""
         finite = math.isfinite(metric)
-        is_best = finite and (self.best_metric is None or metric > self.best_metric)
+        best = self.best_metric
+        is_best = finite and (best is None or self._gain(metric, best) > 0)
         if is_best:
             self.best_metric, self.best_epoch = metric, epoch
-        if finite and (self.reference is None or metric > self.reference + self.min_delta):
+        reference = self.reference
+        if finite and (reference is None or self._gain(metric, reference) > self.min_delta):
             self.reference, self.stale = metric, 0
         else:
             self.stale += 1

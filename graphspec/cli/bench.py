@@ -8,16 +8,20 @@ The sweep itself (planning, sharding, DDP, results, report) is
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from benchmarks.store.layout import RunFolder
+from benchmarks.store.settings import DEFAULT_SETTINGS, JobSettings
 from graphspec.cli.errors import EXIT_USAGE
 from graphspec.cli.options import add_command
 from graphspec.cli.run_options import add_run_options, check_run_options
 from graphspec.discover import find_specs
 
 if TYPE_CHECKING:
+    from benchmarks.store.row import ResultRow
     from benchmarks.sweep.orchestrate import SweepOptions
     from benchmarks.sweep.runner import SweepEvent, SweepSummary
 
@@ -28,7 +32,9 @@ DEMO_SPECS = (
     "deconvnet-small.yaml",
     "ssd-small.yaml",
 )
-DEMO_EPOCHS, DEMO_LR, DEMO_SEEDS = 30, 3e-3, 1
+DEMO_SETTINGS = dataclasses.replace(DEFAULT_SETTINGS, epochs=30, lr=3e-3)
+"""The demo's job settings: longer training at a higher lr than bench's defaults."""
+DEMO_SEEDS = 1
 
 
 def add_bench_command(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +59,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or folders")
     p.add_argument("--out", required=True, metavar="runs/NAME", help="run directory")
-    add_run_options(p, epochs=10, batch=16)
+    add_run_options(p, DEFAULT_SETTINGS)
     p.add_argument(
         "--shard",
         default=None,
@@ -86,7 +92,7 @@ def add_demo_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="folder holding the reference specs (default: ./specs, else the repository's)",
     )
-    add_run_options(p, epochs=DEMO_EPOCHS, batch=16, lr=DEMO_LR, seeds=DEMO_SEEDS)
+    add_run_options(p, DEMO_SETTINGS, seeds=DEMO_SEEDS)
     p.set_defaults(func=cmd_demo, shard=None, retry_failed=False, no_report=False)
 
 
@@ -124,8 +130,7 @@ def _default_specs_dir() -> Path:
 def _sweep_options(args: argparse.Namespace) -> SweepOptions:
     from benchmarks.sweep.orchestrate import SweepOptions
 
-    return SweepOptions(
-        out=Path(args.out),
+    settings = JobSettings(
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -136,12 +141,16 @@ def _sweep_options(args: argparse.Namespace) -> SweepOptions:
         workers=args.workers,
         limit=args.limit,
         lr=args.lr,
-        seeds=args.seeds,
         val_every=args.val_every,
         patience=args.patience,
         normalize=args.normalize,
         augment=not args.no_augment,
         threads=args.threads,
+    )
+    return SweepOptions(
+        out=Path(args.out),
+        settings=settings,
+        seeds=args.seeds,
         shard=args.shard,
         retry_failed=args.retry_failed,
         report=not args.no_report,
@@ -197,29 +206,29 @@ def _print_summary(summary: SweepSummary, run_dir: Path) -> None:
         return
     print(
         f"{summary.done} ran, {summary.skipped} skipped, {summary.failed} failed "
-        f"-> {run_dir / 'results.csv'}",
+        f"-> {RunFolder(run_dir).results_csv}",
         file=sys.stderr,
     )
 
 
-def _describe_row(row: dict[str, Any] | None) -> str:
-    """One line per finished job: its scores and costs, or why it failed."""
-    if not row:
+def _describe_row(row: ResultRow | None) -> str:
+    """One line per finished job: its shown metrics, costs and flags, or why it failed."""
+    from benchmarks.tasks import task_class
+
+    if row is None:
         return "?"
-    if row.get("status") != "ok":
-        return f"FAILED ({row.get('error')})"
-    parts = []
-    for key, label in (("miou", "mIoU"), ("map", "mAP"), ("map50", "mAP50"), ("top1", "top-1")):
-        value = row.get(key)
-        if isinstance(value, float) and value == value:
-            parts.append(f"{label} {value:.3f}")
-    parts.append(f"{row.get('gflops', 0):.3f} GFLOPs")
-    parts.append(f"{row.get('latency_ms', 0):.2f} ms")
-    parts.append(f"train {row.get('train_s', 0):.0f} s")
-    if row.get("best_epoch") is not None:
-        parts.append(f"best epoch {row['best_epoch']}/{row.get('epochs_run')}")
-    if row.get("converged") is False:
+    if row.status != "ok":
+        return f"FAILED ({row.error})"
+    task = task_class(row.task or "")
+    shown = [m for m in task.metrics if m.shown] if task else []
+    parts = [f"{m.name} {row.metrics[m.column]:.3f}" for m in shown if m.column in row.metrics]
+    parts.append(f"{row.gflops or 0:.3f} GFLOPs")
+    parts.append(f"{row.latency_ms or 0:.2f} ms")
+    parts.append(f"train {row.train_s or 0:.0f} s")
+    if row.best_epoch is not None:
+        parts.append(f"best epoch {row.best_epoch}/{row.epochs_run}")
+    if row.converged is False:
         parts.append("NOT CONVERGED")
-    if row.get("timing_noisy"):
+    if row.timing_noisy:
         parts.append("timing noisy")
     return "ok: " + ", ".join(parts)

@@ -12,6 +12,7 @@ from graphspec.cli.options import add_command
 
 def cmd_report(args: argparse.Namespace) -> int:
     from benchmarks.report.write import write_report
+    from benchmarks.store.layout import RunFolder
     from benchmarks.store.read import merge_results
 
     runs = [Path(r) for r in args.runs]
@@ -20,7 +21,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"graphspec report: no such run directory: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     merged = merge_results(runs)
-    out = Path(args.out) if args.out else runs[0] / "report"
+    for note in merged.notes:
+        print(f"note: {note}", file=sys.stderr)
+    out = Path(args.out) if args.out else RunFolder(runs[0]).report_dir
     title = args.title or f"graphspec: {runs[0].name}"
     written = write_report(merged, out, title=title, run_dirs=runs)
     print(f"report: {written['report.html']}")

@@ -13,41 +13,41 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks.store.settings import JobSettings
 from graphspec.cli.options import device_name, image_size, learning_rate, non_negative, positive
 
 if TYPE_CHECKING:
     from graphspec import Spec
 
 
-def add_run_options(
-    p: argparse.ArgumentParser, epochs: int, batch: int, lr: float = 2e-3, seeds: int = 1
-) -> None:
-    """The options shared by ``bench`` and ``demo``: data, training, protocol, output."""
+def add_run_options(p: argparse.ArgumentParser, defaults: JobSettings, seeds: int = 1) -> None:
+    """The options shared by ``bench`` and ``demo``, each defaulting to ``defaults``
+    (bench: :data:`~benchmarks.store.settings.DEFAULT_SETTINGS`)."""
     p.add_argument(
         "--data",
-        default="shapes",
+        default=defaults.data,
         help="shapes (the built-in synthetic data) | voc:PATH | coco:PATH",
     )
     p.add_argument(
         "--epochs",
         type=positive,
-        default=epochs,
+        default=defaults.epochs,
         help="maximum epochs per spec (a spec's train.epochs wins)",
     )
     p.add_argument(
         "--batch-size",
         type=positive,
-        default=batch,
+        default=defaults.batch_size,
         help="training batch size (a spec's train.batch_size wins)",
     )
     p.add_argument(
         "--image-size",
         type=image_size,
-        default=None,
+        default=defaults.image_size,
         metavar="HxW",
         help="train/evaluate at this size (default: the spec's input size)",
     )
-    p.add_argument("--seed", type=int, default=0, help="the first seed (see --seeds)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="the first seed (see --seeds)")
     p.add_argument(
         "--device",
         type=device_name,
@@ -57,32 +57,35 @@ def add_run_options(
     )
     p.add_argument("--compile", action="store_true", help="torch.compile each model")
     p.add_argument(
-        "--workers", type=non_negative, default=0, help="DataLoader worker processes (0: none)"
+        "--workers",
+        type=non_negative,
+        default=defaults.workers,
+        help="DataLoader worker processes (0: none)",
     )
     p.add_argument(
         "--limit",
         type=positive,
-        default=None,
+        default=defaults.limit,
         metavar="N",
         help="use at most N training images (quick checks)",
     )
     p.add_argument(
         "--lr",
         type=learning_rate,
-        default=lr,
+        default=defaults.lr,
         help="AdamW peak learning rate, or 'auto' for a learning-rate range test per spec "
         "(a spec's train.lr wins)",
     )
+    _add_protocol_options(p, defaults, seeds)
+
+
+def _add_protocol_options(p: argparse.ArgumentParser, defaults: JobSettings, seeds: int) -> None:
+    """Seeds, validation, early stopping, input pipeline, threads and output."""
     p.add_argument(
         "--quiet",
         action="store_true",
         help="no progress bars or per-job lines; a failed job still prints one line (stderr)",
     )
-    _add_protocol_options(p, seeds)
-
-
-def _add_protocol_options(p: argparse.ArgumentParser, seeds: int) -> None:
-    """Seeds, validation, early stopping, input pipeline and threads."""
     p.add_argument(
         "--seeds",
         type=positive,
@@ -93,20 +96,20 @@ def _add_protocol_options(p: argparse.ArgumentParser, seeds: int) -> None:
     p.add_argument(
         "--val-every",
         type=positive,
-        default=1,
+        default=defaults.val_every,
         metavar="K",
         help="evaluate on the validation split every K epochs",
     )
     p.add_argument(
         "--patience",
         type=positive,
-        default=None,
+        default=defaults.patience,
         metavar="N",
         help="stop a spec early after N validations without improvement (default: off)",
     )
     p.add_argument(
         "--normalize",
-        default="dataset",
+        default=defaults.normalize,
         metavar="MODE",
         help="input normalisation: dataset (per-dataset mean/std) | imagenet | none | "
         "m1,m2,m3/s1,s2,s3",
@@ -117,7 +120,7 @@ def _add_protocol_options(p: argparse.ArgumentParser, seeds: int) -> None:
     p.add_argument(
         "--threads",
         type=positive,
-        default=None,
+        default=defaults.threads,
         metavar="N",
         help="intra-op threads for training and timing (default: torch's default)",
     )

@@ -55,7 +55,7 @@ def add_val_command(sub: argparse._SubParsersAction) -> None:
 
 def _table(result: ValResult) -> str:
     """Metrics, then one line per class."""
-    what = "IoU" if result.task == "segmentation" else "AP"
+    what = result.score_name
     lines = [f"{result.data} {result.split}: {result.images} images"]
     lines += [f"  {key:<12} {value:.4f}" for key, value in result.metrics.items()]
     width = max(len(c.name) for c in result.per_class)
@@ -66,26 +66,11 @@ def _table(result: ValResult) -> str:
     return "\n".join(lines)
 
 
-def _write(result: ValResult, out: Path) -> None:
-    from benchmarks.figures.confusion import save_confusion_png
-    from benchmarks.figures.pr_curves import save_pr_png
-    from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
-    from graphspec.atomic import atomic_write_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "val.json", json.dumps(result.as_json(), indent=1))
-    if result.confusion is not None:
-        names = [c.name for c in result.per_class]
-        save_confusion_png(result.confusion, names, out / "confusion.png")
-    if result.pr_curves is not None:
-        save_pr_png(RECALL_THRESHOLDS.tolist(), result.pr_curves, out / "pr_curves.png")
-
-
 def cmd_val(args: argparse.Namespace) -> int:
     from benchmarks.data import DataError
     from benchmarks.inference.model import InferenceError, load_model
     from benchmarks.inference.tta import parse_scales
-    from benchmarks.inference.val import validate_model
+    from benchmarks.inference.val import validate_model, write_val_files
     from compiler.emit.weights import WeightsError
 
     try:
@@ -103,7 +88,7 @@ def cmd_val(args: argparse.Namespace) -> int:
             device=args.device,
         )
         if args.out is not None:
-            _write(result, Path(args.out))
+            write_val_files(result, Path(args.out))
     except (InferenceError, WeightsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.figures.files import Chart, slug
-from benchmarks.report.charts.axes import COST_AXES, CostAxis, Metric
+from benchmarks.report.charts.axes import COST_AXES, CostAxis
 from benchmarks.report.charts.scatter import plot_tradeoff
+from benchmarks.tasks import Metric
 
 __all__ = ["chart_note", "task_charts"]
 

@@ -26,9 +26,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from benchmarks.figures.files import save_figure  # noqa: E402
 from benchmarks.report.aggregate import tri_state  # noqa: E402
-from benchmarks.report.charts.axes import CostAxis, Metric  # noqa: E402
+from benchmarks.report.charts.axes import CostAxis  # noqa: E402
 from benchmarks.report.charts.labels import place_labels  # noqa: E402
 from benchmarks.report.pareto import pareto_mask  # noqa: E402
+from benchmarks.tasks import Metric  # noqa: E402
 
 __all__ = ["draw_tradeoff", "plot_tradeoff"]
 
@@ -84,7 +85,7 @@ def _pad_limits(ax: Axes, pts: pd.DataFrame) -> None:
     ax.set_ylim(y_lo - 0.12 * span, y_hi + 0.18 * span)
 
 
-def _plottable(points: pd.DataFrame, cost: CostAxis) -> pd.DataFrame:
+def _plottable(points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataFrame:
     """Points in display units that a log axis can show, flagged ``frontier`` when Pareto.
 
     Missing optional columns get their neutral value (no bars, converged unknown, timing
@@ -104,7 +105,8 @@ def _plottable(points: pd.DataFrame, cost: CostAxis) -> pd.DataFrame:
     if pts.empty:
         return pts
     pts = pts.reset_index(drop=True)
-    pts["frontier"] = pareto_mask(pts["x"].to_numpy(), pts["y"].to_numpy())
+    sign = 1.0 if metric.higher_is_better else -1.0
+    pts["frontier"] = pareto_mask(pts["x"].to_numpy(), sign * pts["y"].to_numpy())
     return pts
 
 
@@ -199,7 +201,7 @@ def _legend(ax: Axes, pts: pd.DataFrame, handles: list[Line2D]) -> None:
 
 def draw_tradeoff(ax: Axes, points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataFrame:
     """Draw the chart into ``ax`` (see :func:`plot_tradeoff`); returns the points drawn."""
-    pts = _plottable(points, cost)
+    pts = _plottable(points, cost, metric)
     if pts.empty:
         return pts
     ax.set_xscale("log")

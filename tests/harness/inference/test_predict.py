@@ -103,10 +103,16 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
 
 def test_voc_palette_and_unflip_by_hand() -> None:
     from benchmarks.figures.overlay import palette
-    from benchmarks.inference.tta import _unflip
+    from benchmarks.tasks.base import View
+    from benchmarks.tasks.detection import YOLOTask
+    from graphspec import DetectionHead
+    from graphspec.schema import YOLOHead
 
     colours = palette(16).tolist()  # the VOC devkit's colour map
     assert colours[:4] == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
     assert colours[15] == [192, 128, 128]  # VOC "person"
-    boxes = _unflip(torch.tensor([[1.0, 2.0, 5.0, 6.0]]), 10)  # mirrored in a 10 px image
-    assert boxes.tolist() == [[5.0, 2.0, 9.0, 6.0]]
+    task = YOLOTask(YOLOHead(), DetectionHead("yolo", 1, grid=2, boxes=1), (10, 20))
+    found = [{"boxes": torch.tensor([[1.0, 2.0, 5.0, 6.0]]), "scores": torch.ones(1)}]
+    # Found on a mirrored 10 px wide view of a 10 x 20 image: x -> 10 - x, then x 2.
+    view = View(size=(10, 10), input_size=(10, 20), flipped=True)
+    assert task.unview(found, view)[0]["boxes"].tolist() == [[10.0, 2.0, 18.0, 6.0]]

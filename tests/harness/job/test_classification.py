@@ -97,7 +97,7 @@ def test_bad_logits_or_a_batch_without_labels_say_what_is_wrong() -> None:
 
 
 class _Data:
-    """Stands in for a dataset: ``task_for`` reads only its class count."""
+    """Stands in for a dataset: ``Task.check_data`` reads only its class count."""
 
     def __init__(self, num_classes: int) -> None:
         self.num_classes = num_classes
@@ -106,10 +106,11 @@ class _Data:
 def test_task_for_classification_and_its_class_count() -> None:
     spec = load_spec(SPECS / "classifier-small.yaml")
     graph = compile_graph(spec)
-    task = task_for(spec, _Data(5), graph)  # 4 shape kinds + background
+    task = task_for(spec, graph)
+    task.check_data(spec, _Data(5))  # 4 shape kinds + background
     assert isinstance(task, ClassificationTask) and task.num_classes == 4
     with pytest.raises(SpecError) as info:
-        task_for(spec, _Data(21), graph)  # VOC: 20 object classes
+        task.check_data(spec, _Data(21))  # VOC: 20 object classes
     text = (SPECS / "classifier-small.yaml").read_text().splitlines()
     assert info.value.line == text.index("classes: 4") + 1
     assert "expected 20" in info.value.message and "got 4" in info.value.message

@@ -244,26 +244,47 @@ def test_single_point_all_nan_and_missing_columns(tmp_path: Path) -> None:
     ]
 
 
-def test_merge_prefers_parquet_and_keeps_last_duplicate(tmp_path: Path) -> None:
+def _keyed(spec: str, seed: int = 0, **values: object) -> dict[str, object]:
+    return _row(spec, "segmentation", seed=seed, job_key=f"k-{spec}-{seed}", **values)
+
+
+def test_merge_prefers_parquet_and_reports_a_repeated_job_once(tmp_path: Path) -> None:
     first, second = tmp_path / "run1", tmp_path / "run2"
     first.mkdir()
     second.mkdir()
-    pd.DataFrame(
-        [_row("a", "segmentation", miou=0.1), _row("b", "segmentation", miou=0.2)]
-    ).to_parquet(first / "results.parquet")
+    pd.DataFrame([_keyed("a", miou=0.1), _keyed("b", miou=0.2)]).to_parquet(
+        first / "results.parquet"
+    )
     # A stale CSV next to the parquet file must be ignored.
-    pd.DataFrame([_row("stale", "segmentation")]).to_csv(first / "results.csv", index=False)
+    pd.DataFrame([_keyed("stale")]).to_csv(first / "results.csv", index=False)
     pd.DataFrame(
         [
-            _row("b", "segmentation", miou=0.25),  # same key as run1's b: replaces it
-            _row("b", "segmentation", miou=0.3, seed=1),  # different seed: a separate run
-            _row("c", "segmentation", miou=0.4),
+            _keyed("b", miou=0.25),  # same job key as run1's b: the later run's row wins
+            _keyed("b", seed=1, miou=0.3),  # another seed: another job
+            _keyed("c", miou=0.4),
         ]
     ).to_csv(second / "results.csv", index=False)
     merged = merge_results([first, second])
-    assert list(zip(merged["spec"], merged["seed"], merged["miou"], strict=True)) == [
+    assert list(
+        zip(merged.rows["spec"], merged.rows["seed"], merged.rows["miou"], strict=True)
+    ) == [
         ("a", 0, 0.1),
         ("b", 0, 0.25),
         ("b", 1, 0.3),
         ("c", 0, 0.4),
     ]
+    assert merged.notes == [
+        "1 job(s) appear in more than one of the merged runs (same spec and settings): each "
+        "is reported once, from the run listed last."
+    ]
+
+
+def test_merge_keeps_rows_without_a_job_key(tmp_path: Path) -> None:
+    """A hand-made table has no keys to tell repeats by: every row is kept."""
+    for name in ("x", "y"):
+        (tmp_path / name).mkdir()
+        pd.DataFrame([_row("a", "segmentation", miou=0.1)]).to_csv(
+            tmp_path / name / "results.csv", index=False
+        )
+    merged = merge_results([tmp_path / "x", tmp_path / "y"])
+    assert len(merged.rows) == 2 and merged.notes == []

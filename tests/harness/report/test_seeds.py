@@ -14,11 +14,12 @@ import pytest
 from matplotlib.collections import PathCollection
 
 from benchmarks.report.aggregate import aggregate_seeds, group_ids
-from benchmarks.report.charts.axes import COST_AXES, TASK_METRICS
+from benchmarks.report.charts.axes import COST_AXES
 from benchmarks.report.charts.curves import group_curves
 from benchmarks.report.charts.scatter import draw_tradeoff
 from benchmarks.report.write import write_report
 from benchmarks.store.results import ResultsStore
+from benchmarks.tasks.segmentation import SegmentationTask
 
 # Hand-worked (sample std, ddof=1), GFLOPs minimised and mean mIoU maximised:
 #   p  1 GFLOP  seeds 0.90, 0.10 -> mean 0.500 ± sqrt(0.32) = 0.566   frontier (cheapest)
@@ -248,7 +249,7 @@ def test_unconverged_points_are_hollow_and_latency_has_iqr_bars() -> None:
     fig, ax = plt.subplots()
     try:
         latency = next(c for c in COST_AXES if c.column == "latency_ms")
-        draw_tradeoff(ax, points, latency, TASK_METRICS["segmentation"][0])
+        draw_tradeoff(ax, points, latency, SegmentationTask.metrics[0])
         assert _facecolour(ax, 2.0, 0.6)[3] == 0.0  # not converged: no fill
         assert _facecolour(ax, 1.0, 0.5)[3] == 1.0
         assert _facecolour(ax, 4.0, 0.4)[3] == 1.0  # unknown (older run): drawn normally

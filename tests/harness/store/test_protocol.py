@@ -21,6 +21,7 @@ from benchmarks.store.protocol import (
     read_protocol,
     write_protocol,
 )
+from benchmarks.store.settings import JobSettings
 
 SETTINGS = {
     "data": "shapes",
@@ -39,7 +40,9 @@ SETTINGS = {
 
 
 def test_collects_settings_and_environment() -> None:
-    protocol = collect_protocol(SETTINGS, train_images=40, val_images=10, test_images=20)
+    protocol = collect_protocol(
+        JobSettings.from_json(SETTINGS), train_images=40, val_images=10, test_images=20
+    )
     assert (protocol.data, protocol.epochs, protocol.patience, protocol.val_every) == (
         "shapes",
         12,
@@ -58,7 +61,7 @@ def test_collects_settings_and_environment() -> None:
 
 
 def test_defaults_threads_and_image_size() -> None:
-    protocol = collect_protocol({"device": "cuda", "augment": True, "image_size": None})
+    protocol = collect_protocol(JobSettings(device="cuda", augment=True, image_size=None))
     assert protocol.threads == torch.get_num_threads()
     assert protocol.image_size == "spec default"
     assert protocol.dtype == "bf16"  # autocast on CUDA, as training does
@@ -83,10 +86,12 @@ def test_git_commit_inside_and_outside_a_repository(tmp_path: Path) -> None:
 
 
 def test_write_then_read_round_trips(tmp_path: Path) -> None:
-    protocol = collect_protocol(SETTINGS, train_images=40)
+    protocol = collect_protocol(JobSettings.from_json(SETTINGS), train_images=40)
     path = write_protocol(tmp_path / "run", protocol)
     assert path == tmp_path / "run" / PROTOCOL
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 1
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["version"] == 2
+    assert written["settings"] == JobSettings.from_json(SETTINGS).as_json()
     assert read_protocol(tmp_path / "run") == protocol
     assert not list((tmp_path / "run").glob(".*.tmp"))  # the temp file was renamed away
 
@@ -115,3 +120,19 @@ def test_bad_files_give_one_line_errors(tmp_path: Path, text: str, message: str)
     with pytest.raises(ProtocolError, match=message) as info:
         read_protocol(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_a_version_1_protocol_reads_without_settings(tmp_path: Path) -> None:
+    """protocol.json of a run from before the settings were recorded in full."""
+    (tmp_path / PROTOCOL).write_text(
+        json.dumps({"version": 1, "data": "shapes", "epochs": 3, "lr": 0.002}), encoding="utf-8"
+    )
+    protocol = read_protocol(tmp_path)
+    assert protocol is not None and protocol.settings is None
+    assert (protocol.data, protocol.epochs, protocol.lr) == ("shapes", 3, 0.002)
+
+
+def test_settings_that_are_not_job_settings_are_a_protocol_error(tmp_path: Path) -> None:
+    (tmp_path / PROTOCOL).write_text(json.dumps({"settings": {"speed": 1}}), encoding="utf-8")
+    with pytest.raises(ProtocolError, match="field 'settings' is not job settings"):
+        read_protocol(tmp_path)

@@ -13,7 +13,7 @@ import pytest
 from benchmarks.store import results
 from benchmarks.store.jobs import file_hash, job_key
 from benchmarks.store.results import ResultsStore
-from benchmarks.store.results_io import RESULT_COLUMNS
+from benchmarks.store.row import SCHEMA_VERSION, ResultRow, column_kinds, result_columns
 
 
 def _row(key: str, **values: object) -> dict[str, object]:
@@ -27,17 +27,39 @@ def _tmp_files(directory: Path) -> list[str]:
 def test_empty_store_has_all_columns(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "run")
     frame = store.load()
-    assert list(frame.columns) == RESULT_COLUMNS
+    assert list(frame.columns) == result_columns()
     assert len(frame) == 0
     assert store.rows() == []
     assert store.done_keys() == set()
 
 
 def test_result_columns_order() -> None:
-    assert RESULT_COLUMNS[:4] == ["spec", "task", "status", "error"]
-    assert RESULT_COLUMNS[-3:] == ["spec_hash", "job_key", "finished_at"]
-    assert len(RESULT_COLUMNS) == 42
-    assert len(set(RESULT_COLUMNS)) == 42
+    columns = result_columns()
+    assert columns[:4] == ["spec", "task", "status", "error"]
+    assert columns[-5:] == ["spec_file", "spec_hash", "job_key", "finished_at", "schema_version"]
+    assert len(set(columns)) == len(columns)
+    # Every task's metrics are columns, between the run's values and its identity.
+    metrics = ["miou", "pixel_acc", "map", "map50", "map_voc07", "top1"]
+    assert [c for c in columns if c in metrics] == metrics
+    assert columns.index("world_size") < columns.index("miou") < columns.index("spec_file")
+
+
+def test_column_kinds_follow_the_row_fields() -> None:
+    kinds = column_kinds()
+    assert kinds["image_size"] == "text"  # "64x64", never an integer
+    assert (kinds["params"], kinds["latency_ms"], kinds["converged"]) == ("int", "float", "bool")
+    assert kinds["map50"] == kinds["top1"] == "float"
+    assert (kinds["settings"], kinds["schema_version"]) == ("text", "int")
+
+
+def test_a_row_record_flattens_metrics_and_keeps_extras_last() -> None:
+    row = ResultRow(spec="a", metrics={"miou": 0.5}, extra={"map75": 0.1}, job_key="k")
+    record = row.as_record()
+    declared = [c for c in result_columns() if c in record]
+    assert list(record) == [*declared, "map75"]
+    assert "map" not in record  # another task's metric is no value of this row
+    assert (record["miou"], record["map75"]) == (0.5, 0.1)
+    assert record["schema_version"] == SCHEMA_VERSION
 
 
 def test_flag_columns_stay_boolean(tmp_path: Path) -> None:
@@ -91,7 +113,7 @@ def test_csv_and_parquet_hold_the_same_rows(tmp_path: Path) -> None:
         csv_rows = list(csv.DictReader(handle))
     parquet_rows = pq.read_table(store.parquet_path).to_pylist()
     assert len(csv_rows) == len(parquet_rows) == 3
-    assert list(csv_rows[0]) == RESULT_COLUMNS + ["compile", "note"]
+    assert list(csv_rows[0]) == result_columns() + ["note"]
     assert pq.read_table(store.parquet_path).column_names == list(csv_rows[0])
     for text_row, typed_row in zip(csv_rows, parquet_rows, strict=True):
         for name, text in text_row.items():

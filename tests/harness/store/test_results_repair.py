@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.store.results import ResultsFileError, ResultsRepairWarning, ResultsStore
+from benchmarks.store.row import ResultRow
 from benchmarks.sweep.plan import plan_jobs
 from benchmarks.sweep.runner import run_sweep
 from graphspec.cli import main
@@ -127,7 +128,7 @@ def test_rerun_after_damage_has_exactly_the_right_rows(tmp_path: Path) -> None:
 
     def run_one(job, job_dir):  # noqa: ANN001, ANN202 - the sweep's callback
         calls.append(job.name)
-        return {"miou": 0.5}
+        return ResultRow(metrics={"miou": 0.5})
 
     assert run_sweep(jobs, run_dir, run_one).exit_code == 0
     store = ResultsStore(run_dir)

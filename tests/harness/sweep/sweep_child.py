@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from benchmarks.store.jobs import Job
+from benchmarks.store.row import ResultRow
 from benchmarks.sweep.plan import plan_jobs  # noqa: E402
 from benchmarks.sweep.runner import run_sweep  # noqa: E402
 
@@ -45,7 +46,7 @@ def main() -> int:
             log.write(f"{job.name} {job.settings['seed']}\n")
         time.sleep(sleep_s)
         (job_dir / "config.json").write_text("{}", encoding="utf-8")
-        return {"params": expected_params(job.name, job.settings["seed"]), "latency_ms": 1.25}
+        return ResultRow(params=expected_params(job.name, job.settings["seed"]), latency_ms=1.25)
 
     return run_sweep(jobs, run_dir, run_one).exit_code
 

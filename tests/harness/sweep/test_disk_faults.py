@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from benchmarks.store.results import ResultsStore
+from benchmarks.store.row import ResultRow
 from benchmarks.sweep import runner as sweep
 from benchmarks.sweep.plan import plan_jobs
 from benchmarks.sweep.runner import run_sweep
@@ -119,24 +120,26 @@ def test_full_disk_in_a_job_stops_the_sweep_and_keeps_finished_rows(tmp_path: Pa
         if job.name == "b":
             save_state(job_dir / "best.pt", {"w": torch.zeros(1)})
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(job_dir / "last.pt"))
-        return {"miou": 0.25}
+        return ResultRow(metrics={"miou": 0.25})
 
     with pytest.raises(WriteError, match="last.pt: No space left on device"):
         run_sweep(jobs, run_dir, run_one)
     assert [r["spec"] for r in ResultsStore(run_dir).rows()] == ["a"]  # c never started
     b_dir = run_dir / "jobs" / jobs[1].dir_name
     assert not (b_dir / "error.txt").exists() and _tmp_files(run_dir) == []
-    summary = run_sweep(jobs, run_dir, lambda job, job_dir: {"miou": 0.5})  # disk freed
+    summary = run_sweep(
+        jobs, run_dir, lambda job, job_dir: ResultRow(metrics={"miou": 0.5})
+    )  # disk freed
     assert (summary.skipped, summary.done, summary.failed) == (1, 2, 0)
 
 
 def test_full_disk_while_appending_a_row_keeps_old_rows(tmp_path: Path, monkeypatch) -> None:
     jobs = _jobs(tmp_path, "a", "b")
     run_dir = tmp_path / "run"
-    run_sweep(jobs[:1], run_dir, lambda job, job_dir: {}, planned=jobs)  # sweep.json stays
+    run_sweep(jobs[:1], run_dir, lambda job, job_dir: ResultRow(), planned=jobs)  # sweep.json stays
     monkeypatch.setattr(atomic.os, "fsync", _full_disk)
     with pytest.raises(WriteError, match="results.csv: No space left on device"):
-        run_sweep(jobs, run_dir, lambda job, job_dir: {})
+        run_sweep(jobs, run_dir, lambda job, job_dir: ResultRow())
     monkeypatch.undo()
     assert [r["spec"] for r in ResultsStore(run_dir).rows()] == ["a"]
     assert _tmp_files(run_dir) == []

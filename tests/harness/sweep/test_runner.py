@@ -16,6 +16,7 @@ import pytest
 from benchmarks.store.jobs import Job, file_hash
 from benchmarks.store.plan_file import read_plan
 from benchmarks.store.results import ResultsStore
+from benchmarks.store.row import ResultRow
 from benchmarks.sweep.interrupts import SweepInterrupted
 from benchmarks.sweep.plan import plan_jobs, select_shard
 from benchmarks.sweep.runner import SweepEvent, SweepSummary, run_sweep
@@ -87,22 +88,22 @@ def test_exit_codes() -> None:
 
 
 def test_failures_are_recorded_and_sweep_goes_on(tmp_path: Path) -> None:
-    jobs = plan_jobs(_specs(tmp_path, "crash", "nan", "good", "notadict"), [{"epochs": 3}])
+    jobs = plan_jobs(_specs(tmp_path, "crash", "nan", "good", "notarow"), [{"epochs": 3}])
     calls: list[str] = []
 
-    def run_one(job: Job, job_dir: Path) -> dict[str, object]:
+    def run_one(job: Job, job_dir: Path) -> ResultRow:
         calls.append(job.name)
         if job.name == "crash":
             raise ValueError("bad kernel\nsize " + "x" * 1000)
         if job.name == "nan":
             raise NonFiniteLossError("loss is nan at step 3")
-        if job.name == "notadict":
+        if job.name == "notarow":
             return None  # type: ignore[return-value]
-        return {"params": 42, "device": "cpu"}
+        return ResultRow(params=42, device="cpu")
 
     run_dir = tmp_path / "run"
     summary = run_sweep(jobs, run_dir, run_one)
-    assert calls == ["crash", "nan", "good", "notadict"]
+    assert calls == ["crash", "nan", "good", "notarow"]
     assert (summary.done, summary.failed, summary.skipped, summary.interrupted) == (1, 3, 0, False)
     assert summary.exit_code == 1
 
@@ -114,7 +115,7 @@ def test_failures_are_recorded_and_sweep_goes_on(tmp_path: Path) -> None:
     crash_error = rows["crash"]["error"]
     assert crash_error.startswith("ValueError: bad kernel size xxx")
     assert "\n" not in crash_error and len(crash_error) <= 500
-    assert rows["notadict"]["error"].startswith("TypeError: run_one returned NoneType")
+    assert rows["notarow"]["error"].startswith("TypeError: run_one returned NoneType")
     for row in rows.values():
         assert row["epochs"] == 3  # settings are recorded on failed rows too
     crash_job = next(j for j in jobs if j.name == "crash")
@@ -128,11 +129,11 @@ def test_resume_skips_failed_unless_retry_failed(tmp_path: Path) -> None:
     fail = {"a"}
     calls: list[str] = []
 
-    def run_one(job: Job, job_dir: Path) -> dict[str, object]:
+    def run_one(job: Job, job_dir: Path) -> ResultRow:
         calls.append(job.name)
         if job.name in fail:
             raise RuntimeError("CUDA out of memory")
-        return {"params": 1}
+        return ResultRow(params=1)
 
     assert run_sweep(jobs, run_dir, run_one).exit_code == 1
     calls.clear()
@@ -153,10 +154,10 @@ def test_runner_fills_identity_and_settings(tmp_path: Path) -> None:
     jobs = plan_jobs([spec], [{"epochs": 2, "device": "auto", "compile": False}])
     seen_dirs: list[Path] = []
 
-    def run_one(job: Job, job_dir: Path) -> dict[str, object]:
+    def run_one(job: Job, job_dir: Path) -> ResultRow:
         seen_dirs.append(job_dir)
         assert job_dir.is_dir()
-        return {"device": "cpu", "status": "bogus", "job_key": "bogus", "miou": 0.25}
+        return ResultRow(device="cpu", status="bogus", job_key="bogus", metrics={"miou": 0.25})
 
     events: list[SweepEvent] = []
     run_dir = tmp_path / "run"
@@ -190,12 +191,12 @@ def test_sigterm_stops_sweep_and_restores_handler(tmp_path: Path) -> None:
     jobs = plan_jobs(_specs(tmp_path, "a", "b", "c"), [{}])
     calls: list[str] = []
 
-    def run_one(job: Job, job_dir: Path) -> dict[str, object]:
+    def run_one(job: Job, job_dir: Path) -> ResultRow:
         calls.append(job.name)
         if job.name == "b":
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(10)  # interrupted by the handler long before this ends
-        return {"params": 1}
+        return ResultRow(params=1)
 
     previous = signal.getsignal(signal.SIGTERM)
     started = time.monotonic()
@@ -211,7 +212,7 @@ def test_sigterm_stops_sweep_and_restores_handler(tmp_path: Path) -> None:
 def test_keyboard_interrupt_in_job_records_nothing_for_it(tmp_path: Path) -> None:
     jobs = plan_jobs(_specs(tmp_path, "a", "b"), [{}])
 
-    def run_one(job: Job, job_dir: Path) -> dict[str, object]:
+    def run_one(job: Job, job_dir: Path) -> ResultRow:
         raise KeyboardInterrupt
 
     summary = run_sweep(jobs, tmp_path / "run", run_one)
@@ -231,7 +232,9 @@ def test_signal_during_results_write_keeps_the_finished_row(
 
     monkeypatch.setattr(ResultsStore, "append", append_with_ctrl_c)
     calls: list[str] = []
-    summary = run_sweep(jobs, tmp_path / "run", lambda job, d: calls.append(job.name) or {})
+    summary = run_sweep(
+        jobs, tmp_path / "run", lambda job, d: calls.append(job.name) or ResultRow()
+    )
     monkeypatch.undo()
     assert calls == ["a"]
     assert summary.interrupted and summary.done == 1

@@ -45,7 +45,8 @@ def test_ssd_small_learns_the_shapes_data():
     train_set = make_dataset("shapes", "train", SIZE, num_classes=4, limit=384)
     test_set = make_dataset("shapes", "test", SIZE, num_classes=4)
     assert len(train_set) == 384 and len(test_set) == 128
-    task = task_for(spec, train_set, graph)
+    task = task_for(spec, graph)
+    task.check_data(spec, train_set)
     assert isinstance(task, DetectionTask)
 
     torch.manual_seed(0)
@@ -68,7 +69,8 @@ def test_yolo_head_spec_trains_a_step_and_decodes():
     spec = load_spec(SMALL_YOLO)
     graph = compile_graph(spec)
     train_set = make_dataset("shapes", "train", SIZE, num_classes=4, limit=8)
-    task = task_for(spec, train_set, graph)
+    task = task_for(spec, graph)
+    task.check_data(spec, train_set)
     assert isinstance(task, DetectionTask)
 
     torch.manual_seed(0)
@@ -110,6 +112,6 @@ def test_yolo_head_spec_trains_a_step_and_decodes():
         "boxes": [torch.tensor([[8.0, 40.0, 24.0, 56.0]])],
         "labels": [torch.tensor([2])],
     }
-    evaluator.update(output[:1], target)
+    evaluator.update(task.predict(output[:1]), target)
     metrics = evaluator.compute()
     assert metrics["map50"] == pytest.approx(1.0) and metrics["map"] == pytest.approx(1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.train.recipe import Recipe, RecipeSources, resolve_recipe
+from benchmarks.train.recipe import Recipe, RecipeSources, SweepRecipe, resolve_recipe
 from graphspec import SpecError, load_spec
 
 HEADER = "name: t\ninput: {channels: 3, height: 32, width: 32}\nclasses: 10\n"
@@ -77,11 +77,11 @@ def test_a_full_section_loads():
     assert (spec.train.weight_decay, spec.train.warmup) == (0.0, 0.25)
 
 
-SWEEP = {"lr": 2e-3, "epochs": 10, "batch_size": 16, "seed": 0, "data": "shapes"}
+SWEEP = {"lr": 2e-3, "epochs": 10, "batch_size": 16}
 
 
 def test_without_a_section_the_sweep_decides():
-    recipe = resolve_recipe({**SWEEP, "weight_decay": 0.0}, _spec())
+    recipe = resolve_recipe(SweepRecipe(**{**SWEEP, "weight_decay": 0.0}), _spec())
     # weight_decay comes from the sweep (0, not its default); warmup from TrainConfig (5%).
     assert recipe == Recipe(
         lr=2e-3,
@@ -96,25 +96,27 @@ def test_without_a_section_the_sweep_decides():
 
 def test_spec_keys_win_including_zero_values():
     spec = _spec("train: {epochs: 40, weight_decay: 0, warmup: 0}\n")
-    recipe = resolve_recipe({**SWEEP, "weight_decay": 0.05, "warmup": 0.1}, spec)
+    recipe = resolve_recipe(SweepRecipe(**{**SWEEP, "weight_decay": 0.05, "warmup": 0.1}), spec)
     assert (recipe.lr, recipe.epochs, recipe.batch_size) == (2e-3, 40, 16)
     assert (recipe.weight_decay, recipe.warmup_fraction) == (0.0, 0.0)
     assert recipe.source == RecipeSources("sweep", "spec", "sweep", "spec", "spec")
 
 
 def test_auto_lr_waits_for_the_range_test_unless_the_spec_sets_lr():
-    auto = resolve_recipe({**SWEEP, "lr": "auto"}, _spec())
+    auto = resolve_recipe(SweepRecipe(**{**SWEEP, "lr": "auto"}), _spec())
     assert auto.lr is None and auto.source.lr == "auto" and auto.needs_lr_search
     found = auto.with_found_lr(3e-3)
     assert (found.lr, found.source.lr, found.needs_lr_search) == (3e-3, "auto", False)
-    pinned = resolve_recipe({**SWEEP, "lr": "AUTO"}, _spec("train: {lr: 0.01}\n"))
+    pinned = resolve_recipe(SweepRecipe(**{**SWEEP, "lr": "AUTO"}), _spec("train: {lr: 0.01}\n"))
     assert (pinned.lr, pinned.source.lr) == (0.01, "spec")
     with pytest.raises(ValueError, match="comes from the spec, not 'auto'"):
         pinned.with_found_lr(1e-3)
 
 
 def test_recipe_json_is_flat():
-    recipe = resolve_recipe({**SWEEP, "lr": "auto"}, _spec("train: {batch_size: 8}\n"))
+    recipe = resolve_recipe(
+        SweepRecipe(**{**SWEEP, "lr": "auto"}), _spec("train: {batch_size: 8}\n")
+    )
     assert recipe.with_found_lr(0.02).as_json() == {
         "lr": 0.02,
         "epochs": 10,
@@ -135,7 +137,6 @@ def test_recipe_json_is_flat():
         ({"lr": -1.0}, "lr must be a finite number > 0 or 'auto', got -1.0"),
         ({"lr": "fast"}, "lr must be a finite number > 0 or 'auto', got 'fast'"),
         ({"lr": float("inf")}, "lr must be a finite number > 0 or 'auto', got inf"),
-        ({"lr": None}, "lr is missing (expected a number > 0 or 'auto')"),
         ({"epochs": 0}, "epochs must be an integer in 1..10000, got 0"),
         ({"batch_size": True}, "batch_size must be an integer in 1..65536, got True"),
         ({"weight_decay": -0.1}, "weight_decay must be a finite number >= 0, got -0.1"),
@@ -144,5 +145,12 @@ def test_recipe_json_is_flat():
 )
 def test_bad_sweep_setting(settings: dict, message: str):
     with pytest.raises(ValueError) as info:
-        resolve_recipe({**SWEEP, **settings}, _spec())
+        resolve_recipe(SweepRecipe(**{**SWEEP, **settings}), _spec())
     assert str(info.value) == message
+
+
+def test_a_recipe_without_lr_needs_the_range_test():
+    """None is the lr of an ``auto`` recipe only; any other source must give a number."""
+    sources = RecipeSources("sweep", "sweep", "sweep", "sweep", "sweep")
+    with pytest.raises(ValueError, match=r"^lr is missing \(expected a number > 0 or 'auto'\)$"):
+        Recipe(None, 10, 16, 1e-4, 0.05, sources)
