@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.cost.conditions import fixed_threads, load_average, noise_reason
+from benchmarks.cost.cpu_share import CpuShare, cpu_window
 from benchmarks.cost.peak_memory import peak_memory_mb
 from benchmarks.cost.timing import (
     DEFAULT_POLICY,
@@ -96,8 +97,12 @@ def _row(
     peak: float,
     threads: int,
     load_avg: float,
+    cpu: CpuShare,
+    device: torch.device,
 ) -> TimingRow:
-    reason = noise_reason([("latency", latency), ("throughput", batch)], load_avg, os.cpu_count())
+    timings = [("latency", latency), ("throughput", batch)]
+    on_cpu = device.type == "cpu"
+    reason = noise_reason(timings, load_avg, os.cpu_count(), cpu=cpu, on_cpu=on_cpu)
     return TimingRow(
         latency_ms=latency.median_ms,
         latency_iqr_ms=latency.iqr_ms,
@@ -132,7 +137,8 @@ def time_model(
     ``image_shape`` is (channels, height, width). ``threads`` pins torch's intra-op threads
     for the phase (default: the current count, see :func:`fixed_threads`). ``policy`` defaults
     to this module's ``DEFAULT_POLICY``, read at call time so a test suite can patch in a
-    faster one. ``load_avg`` is the larger of the 1-minute load averages before and after.
+    faster one. ``load_avg`` is the larger of the 1-minute load averages before and after;
+    the CPU time this process and others used is measured over the two timings.
     """
     policy = policy or DEFAULT_POLICY
     _settle(net, device)
@@ -144,9 +150,10 @@ def time_model(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
     with fixed_threads(threads) as count, autocast:
         load_before = load_average()
-        latency = measure_latency(runner, one, policy=policy, device=device, clock=clock)
-        batch_stats = time_forward(runner, batch, policy=policy, device=device, clock=clock)
+        with cpu_window() as window:
+            latency = measure_latency(runner, one, policy=policy, device=device, clock=clock)
+            batch_stats = time_forward(runner, batch, policy=policy, device=device, clock=clock)
         with torch.inference_mode():
             peak = peak_memory_mb(lambda: runner(batch), device)
         load_avg = max(load_before, load_average())
-    return _row(latency, batch_stats, batch_size, peak, count, load_avg)
+    return _row(latency, batch_stats, batch_size, peak, count, load_avg, window[0], device)

@@ -6,14 +6,17 @@ expected number below is worked out by hand from the fake costs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 
 import pytest
 import torch
 from torch import nn
 
 from benchmarks.cost import measure
+from benchmarks.cost.cpu_share import CpuShare
 from benchmarks.cost.measure import TimingRow, time_model
 from benchmarks.cost.timing import TimingPolicy
 
@@ -57,10 +60,27 @@ class FakeNet(nn.Module):
         return self.bn(x)
 
 
-def _fake_machine(monkeypatch: pytest.MonkeyPatch, loads: list[float], cores: int) -> None:
+QUIET = CpuShare(wall_s=1.0, own_cpu_s=1.0, others_cores=0.0)
+"""A timing window in which nothing else ran and the timing kept one core busy."""
+
+
+def _fake_machine(
+    monkeypatch: pytest.MonkeyPatch,
+    loads: list[float],
+    cores: int,
+    window: CpuShare = QUIET,
+) -> None:
+    """Load averages, core count and what the timing window saw, as given (the real
+    machine may be busy with other tests)."""
     readings = iter(loads)
     monkeypatch.setattr(os, "getloadavg", lambda: (next(readings), 0.0, 0.0))
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
+
+    @contextlib.contextmanager
+    def fixed_window() -> Iterator[list[CpuShare]]:
+        yield [window]
+
+    monkeypatch.setattr(measure, "cpu_window", fixed_window)
 
 
 def _time(net: nn.Module, clock: FakeClock, threads: int | None = 1) -> TimingRow:
@@ -107,6 +127,20 @@ def test_high_load_flags_the_row(monkeypatch: pytest.MonkeyPatch) -> None:
     row = _time(FakeNet(clock), clock)
     assert row.load_avg == 3.25
     assert (row.timing_noisy, row.timing_noise_reason) == (True, "load average 3.25 > 2 cores")
+
+
+def test_competing_processes_during_the_timing_flag_the_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A low load average (it lags) but a window in which others kept 1.5 cores busy."""
+    busy = CpuShare(wall_s=2.0, own_cpu_s=1.9, others_cores=1.5)
+    _fake_machine(monkeypatch, [0.1, 0.2], cores=2, window=busy)
+    clock = FakeClock()
+    row = _time(FakeNet(clock), clock)
+    assert (row.timing_noisy, row.timing_noise_reason) == (
+        True,
+        "other processes kept 1.50 cores busy while timing (> 0.25)",
+    )
 
 
 def test_settle_collects_garbage_and_empties_the_cuda_cache(
