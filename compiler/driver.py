@@ -22,7 +22,7 @@ from graphspec import Graph, Spec, SpecError, build_graph, enforce_budget, load_
 from graphspec.gc_pause import paused_gc
 from graphspec.ir_check import GraphCheckError
 from graphspec.limits import DEFAULT_LIMITS, Limits, enforce_limits
-from graphspec.runnable import check_output, check_task_head
+from graphspec.runnable import check_class_names, check_output, check_task_head
 
 if TYPE_CHECKING:
     from torch import nn
@@ -98,6 +98,7 @@ def compile_graph(
     command built on this (check, compile, summary, bench) accepts the same specs. The
     nodes the passes add meet ``limits`` too (checked after each pass)."""
     check_task_head(spec)
+    check_class_names(spec)
     graph = build_graph(spec, check_budget=False, limits=limits)
     _check(graph, "build_graph")
     for step in PASSES:

@@ -7,7 +7,8 @@ whose graph ends in a feature map. ``compile_graph`` calls the first two checks 
 problem at the offending key's file:line:col.
 
 * :func:`check_task_head` reads the spec alone and runs before the passes, so a mismatch
-  is reported as such rather than as a confusing error from a head pass that should not run.
+  is reported as such rather than as a confusing error from a head pass that should not run;
+  :func:`check_class_names` too.
 * :func:`check_output` reads the compiled graph: a ``map`` task (segmentation) is scored
   per pixel at the input size (``classes x H x W``), a ``vector`` task (classification) on
   a ``[classes]`` score vector (:class:`graphspec.tasks.TaskForm`).
@@ -50,6 +51,31 @@ def check_task_head(spec: Spec) -> None:
             f"a decoder serves segmentation only (task '{spec.task}' reads its head from "
             "the encoder, so the decoder would be dropped; expected no decoder)",
         )
+
+
+def check_class_names(spec: Spec) -> None:
+    """Raise :class:`SpecError` at ``class_names`` when it does not name each of the
+    spec's ``classes`` exactly once (a per-pixel task lists background first, since its
+    ``classes`` counts it)."""
+    names = spec.class_names
+    if names is None:
+        return
+    if len(names) != spec.classes:
+        first = ", background first" if task_forms()[spec.task].output == "map" else ""
+        raise SpecError.at(
+            spec.source.locate(("class_names",)),
+            f"class_names names {len(names)} classes, but classes is {spec.classes} "
+            f"(expected one name per class{first})",
+        )
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise SpecError.at(
+                spec.source.locate(("class_names", index)),
+                f"class name '{name}' is given twice (expected each class named once, "
+                f"first at index {seen[name]})",
+            )
+        seen[name] = index
 
 
 def check_bench_classes(spec: Spec) -> None:

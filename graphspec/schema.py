@@ -156,11 +156,15 @@ Head = Annotated[
 ]
 
 
+ClassName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
 class Spec(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
     task: TaskName = "classification"
     input: InputShape
     classes: PosInt
+    class_names: list[ClassName] | None = None  # a name per class, background first if counted
     scale: Scale = Scale()
     encoder: Annotated[list[Stage], Field(min_length=1)]
     decoder: Decoder | None = None
