@@ -3,35 +3,30 @@
 A model is named either by a bench job folder (``RUN/jobs/NAME``: its ``config.json``
 records the spec file, the settings the job ran with and the normalisation, and
 ``best.pt`` holds the weights its test row was scored with) or by a spec file and a weights
-file. The graph has a fixed input size, so the spec is compiled at the size the job trained
-at; images of another size are resized to it by the callers. Weights load strictly
-(:func:`compiler.emit.weights.load_weights`), so a model that does not fit fails instead of
-predicting with half-random weights.
+file. Both are read by the shared loader (:mod:`benchmarks.inference.loader`), so a job
+folder works from any working directory and refuses a spec edited since the job ran, and
+weights load as everywhere else (bounded, memory-mapped, strictly, finite). The graph has
+a fixed input size, so the spec is compiled at the size the job trained at; images of
+another size are resized to it by the callers.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from benchmarks.data.normalize import Normalization, parse_normalization
+from benchmarks.inference.loader import InferenceError, load_network, open_job
 from benchmarks.store.layout import JobFolder
-from benchmarks.store.settings import JobSettings, SettingsError
 from benchmarks.tasks import Task, task_classes, task_for
 from compiler import GraphNet, compile_graph
-from compiler.emit.weights import WeightsError, load_weights, read_state_dict
+from compiler.emit.weights import WeightsError, load_weights
 from graphspec import Graph, Spec, load_spec
 
 __all__ = ["InferenceError", "LoadedModel", "compile_at", "load_model"]
-
-
-class InferenceError(ValueError):
-    """A model folder, spec or option that cannot be used for inference (one line)."""
 
 
 @dataclass
@@ -67,36 +62,14 @@ def compile_at(
     return graph, net.eval(), task_for(sized, graph)
 
 
-def _read_config(job_dir: Path) -> dict[str, Any]:
-    path = JobFolder(job_dir).config
-    if not path.is_file():
-        raise InferenceError(
-            f"{job_dir} is not a bench job folder (expected RUN/jobs/NAME with config.json "
-            "and best.pt)"
-        )
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InferenceError(f"{path}: not valid JSON ({exc.msg})") from None
-
-
 def _from_job(job_dir: Path) -> tuple[Spec, Path, Normalization, str, int]:
     """Spec (at the trained size), weights, normalisation, data and seed of a job folder."""
-    config = _read_config(job_dir)
-    norm = config.get("normalization")
-    try:
-        settings = JobSettings.from_json(config.get("settings", {}))
-    except SettingsError as exc:
-        raise InferenceError(f"{job_dir}/config.json: {exc}") from None
-    spec_file = Path(config.get("spec_file", ""))
-    if not spec_file.is_file():
-        raise InferenceError(f"{job_dir}/config.json: spec file not found: {spec_file}")
-    spec = load_spec(spec_file)
-    if not isinstance(norm, dict):
-        raise InferenceError(f"{job_dir}/config.json: no 'normalization' recorded")
-    normalization = Normalization(norm["name"], tuple(norm["mean"]), tuple(norm["std"]))
-    sized = spec.with_input_size(settings.image_size_for(spec))
-    return sized, JobFolder(job_dir).best_weights, normalization, settings.data, settings.seed
+    opened = open_job(job_dir)
+    job = opened.job
+    if job.normalization is None:
+        raise InferenceError(f"{JobFolder(job_dir).config}: no 'normalization' recorded")
+    weights = JobFolder(job_dir).best_weights
+    return opened.spec, weights, job.normalization, job.settings.data, job.settings.seed
 
 
 def load_model(
@@ -127,9 +100,10 @@ def load_model(
             raise InferenceError(str(exc)) from None
     else:
         raise InferenceError(f"no such job folder or spec file: {path}")
-    if task_for(spec, compile_graph(spec, check_budget=False)).per_class_name is None:
+    graph = compile_graph(spec, check_budget=False)
+    task = task_for(spec, graph)
+    if task.per_class_name is None:
         dense = ", ".join(dict.fromkeys(t.name for t in task_classes() if t.per_class_name))
         raise InferenceError(f"task '{spec.task}' has no predict/val yet (expected {dense})")
-    state = read_state_dict(weights_path)
-    graph, net, task = compile_at(spec, (spec.input.height, spec.input.width), state)
+    net, state = load_network(graph, weights_path)
     return LoadedModel(spec, graph, net, task, normalization, data, state, seed)

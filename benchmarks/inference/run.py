@@ -6,9 +6,10 @@ reads them back so a notebook can go from a row to a working network in one call
 of re-deriving the folder name, the image size and the strict weight load by hand.
 
 A job's weights only mean something for the exact spec they were trained from, so
-:meth:`Run.model` checks the spec file's hash against the row's ``spec_hash`` and loads the
-weights strictly: an edited spec or a mismatched file is a one-line error, never a
-half-random network that still runs.
+:meth:`Run.model` opens the job as ``val`` and ``predict`` do (the shared loader,
+:mod:`benchmarks.inference.loader`): the spec file's hash is checked against the job's
+``spec_hash`` and the weights load bounded, memory-mapped and strictly; an edited spec or
+a mismatched file is a one-line error, never a half-random network that still runs.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from benchmarks.store.jobs import file_hash
-from benchmarks.store.layout import JobFolder, RunFolder, job_folder_name
+from benchmarks.inference.loader import (
+    InferenceError,
+    load_network,
+    open_job,
+    resolve_spec_file,
+)
+from benchmarks.store.layout import JobFolder, RunFolder
 from benchmarks.store.read import read_results
-from benchmarks.store.settings import JobSettings
 from compiler import GraphNet, compile_graph
-from compiler.emit.weights import load_weights, read_state_dict
-from graphspec import load_spec
 
 __all__ = ["Run", "RunError", "RunJob", "load_run"]
 
@@ -44,9 +47,9 @@ class RunJob:
     """One row's job: its folder, the spec file it trained and its ``config.json``.
 
     ``config`` is ``None`` for a job that left no ``config.json`` (a failed job keeps no
-    files but ``error.txt``). ``spec_file`` is the recorded path, resolved against the
-    current folder or the run folder's ancestors (bench records it relative to where it
-    ran) when one of them holds it.
+    files but ``error.txt``). ``spec_file`` is the recorded path where it is now
+    (:func:`~benchmarks.inference.loader.resolve_spec_file`: as recorded, else below an
+    ancestor of the run folder; bench records it relative to where it ran).
     """
 
     name: str
@@ -58,13 +61,6 @@ class RunJob:
     config: Mapping[str, Any] | None = field(repr=False)
 
 
-def _resolve_spec_file(recorded: str, run_dir: Path) -> Path:
-    """The recorded spec path where it exists now: as is, else below a run-folder ancestor."""
-    path = Path(recorded)
-    candidates = [path] if path.is_absolute() else [path, *(p / path for p in run_dir.parents)]
-    return next((c for c in candidates if c.is_file()), path)
-
-
 def _read_config(job_dir: Path) -> Mapping[str, Any] | None:
     path = JobFolder(job_dir).config
     if not path.is_file():
@@ -74,14 +70,14 @@ def _read_config(job_dir: Path) -> Mapping[str, Any] | None:
 
 def _job_of(row: Mapping[str, Any], run_dir: Path) -> RunJob:
     """The job of one results row, in the folder :mod:`benchmarks.store.layout` names."""
-    name = job_folder_name(Path(row["spec_file"]).stem, str(row["job_key"]))
-    job_dir = RunFolder(run_dir).job(name).path
+    folder = RunFolder(run_dir).job_of(Path(row["spec_file"]).stem, str(row["job_key"]))
+    name, job_dir = folder.name, folder.path
     return RunJob(
         name=name,
         spec=str(row["spec"]),
         status=str(row["status"]),
         dir=job_dir,
-        spec_file=_resolve_spec_file(str(row["spec_file"]), run_dir.resolve()),
+        spec_file=resolve_spec_file(str(row["spec_file"]), run_dir, str(row["spec_hash"])),
         spec_hash=str(row["spec_hash"]),
         config=_read_config(job_dir),
     )
@@ -109,7 +105,7 @@ class Run:
         """The job's network with its ``best.pt`` (or ``last.pt``) loaded, in eval mode.
 
         The spec is compiled at the job's image size, as the job trained it; the weights
-        load strictly (:func:`compiler.emit.weights.load_weights`)."""
+        load strictly (:func:`compiler.emit.weights.load_weights_file`)."""
         job = spec_name_or_job if isinstance(spec_name_or_job, RunJob) else None
         job = job or self.job(str(spec_name_or_job))
         if which not in _WEIGHTS:
@@ -118,19 +114,11 @@ class Run:
         weights = folder.best_weights if which == "best" else folder.last_weights
         if not weights.is_file() or job.config is None:
             raise RunError(f"job {job.name} has no {weights.name} (status {job.status})")
-        if not job.spec_file.is_file():
-            raise RunError(f"spec file of job {job.name} not found: {job.spec_file}")
-        if file_hash(job.spec_file) != job.spec_hash:
-            raise RunError(
-                f"spec file {job.spec_file} changed since job {job.name} ran "
-                f"(expected hash {job.spec_hash}, got {file_hash(job.spec_file)})"
-            )
-        spec = load_spec(job.spec_file)
-        settings = JobSettings.from_json(job.config["settings"])
-        spec = spec.with_input_size(settings.image_size_for(spec))
-        net = GraphNet(compile_graph(spec))
-        load_weights(net, read_state_dict(weights), str(weights))
-        return net.eval()
+        try:
+            spec = open_job(job.dir).spec
+        except InferenceError as exc:
+            raise RunError(str(exc)) from None
+        return load_network(compile_graph(spec, check_budget=False), weights)[0]
 
 
 def load_run(run_dir: str | Path) -> Run:

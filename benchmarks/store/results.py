@@ -16,9 +16,12 @@ complete, parseable snapshot:
 Files damaged behind the store's back (a full disk, a cut copy, a deleted file) are checked on
 every read (:meth:`ResultsStore.check`): the CSV and the parquet are read, damaged rows are
 dropped (a cut-off last line, wrong field counts, rows without a job key), and the copies are
-compared by job key. A readable parquet is the truth (its replace is the commit point, so CSV
-rows it lacks belong to an append that never finished, whose job a resume re-runs); an
-unreadable or missing parquet is rebuilt from the CSV. :meth:`ResultsStore.repair`
+compared by job key and, for the keys both hold, value by value (a CSV cell read back as the
+CSV reader reads it must equal the parquet's value; pandas writes floats repr-exact, so an
+untouched CSV always does). A readable parquet is the truth (its replace is the commit
+point, so CSV rows it lacks belong to an append that never finished, whose job a resume
+re-runs, and a CSV value it disagrees with was edited by hand); an unreadable or missing
+parquet is rebuilt from the CSV. :meth:`ResultsStore.repair`
 (run at sweep start) rewrites both files from that merge with one warning per problem; when
 neither copy can be read a :class:`ResultsFileError` names both files and what is wrong.
 """
@@ -39,6 +42,7 @@ import pandas as pd
 from benchmarks.store.layout import RunFolder
 from benchmarks.store.results_io import (
     CheckedRows,
+    csv_differences,
     read_csv_checked,
     read_parquet_checked,
     rows_to_frame,
@@ -96,6 +100,25 @@ def _disagreement(csv_path: Path, pq_path: Path, csv: CheckedRows, pq: CheckedRo
     return problems
 
 
+_CELLS_LISTED = 10
+"""Differing cells named one per line; the rest are counted in one more line."""
+
+
+def _edited(csv_path: Path, pq_path: Path, csv: CheckedRows, pq: CheckedRows) -> list[str]:
+    """One problem per cell the CSV holds otherwise than the parquet (a hand edit): the
+    parquet's value is the one kept."""
+    cells = csv_differences(csv.rows, pq.rows)
+    problems = [
+        f"{csv_path}: job_key {cell.key}, column {cell.column}: {cell.csv!r} differs from "
+        f"{pq_path.name}'s {cell.parquet!r}"
+        for cell in cells[:_CELLS_LISTED]
+    ]
+    if len(cells) > _CELLS_LISTED:
+        more = len(cells) - _CELLS_LISTED
+        problems.append(f"{csv_path}: {more} more cell(s) differ from {pq_path.name}")
+    return problems
+
+
 class ResultsStore:
     """Results of one run directory: ``results.csv`` (for people) + ``results.parquet``."""
 
@@ -135,6 +158,7 @@ class ResultsStore:
                 problems.append(f"{path}: {what}; its rows come from {other.name}")
         if csv is not None and pq is not None:
             problems += _disagreement(self.csv_path, self.parquet_path, csv, pq)
+            problems += _edited(self.csv_path, self.parquet_path, csv, pq)
         return ResultsCheck(pq.rows if pq is not None else csv.rows if csv else [], problems)
 
     def rows(self) -> list[dict[str, Any]]:

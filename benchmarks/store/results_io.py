@@ -26,8 +26,10 @@ from benchmarks.store.row import KEY_COLUMN, ColumnKind, column_kinds, result_co
 from graphspec.atomic import atomic_write
 
 __all__ = [
+    "CellDifference",
     "CheckedRows",
     "column_order",
+    "csv_differences",
     "rows_to_frame",
     "read_csv_checked",
     "read_parquet_checked",
@@ -208,6 +210,64 @@ def read_parquet_checked(path: Path) -> CheckedRows:
     rows = [{k: (None if _is_null(v) else v) for k, v in row.items()} for row in table.to_pylist()]
     problems: list[str] = []
     return CheckedRows(upgrade_rows(_keyed(rows, problems)), problems)
+
+
+@dataclass(frozen=True)
+class CellDifference:
+    """One value the CSV holds for a job key that the parquet (canonical) holds otherwise."""
+
+    key: str
+    column: str
+    csv: Any
+    parquet: Any
+
+
+def _cell(text: str) -> Any:
+    """A lone CSV cell as :func:`_parse_csv_column` would read a column of such cells."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            continue
+    return {"True": True, "False": False}.get(text, text)
+
+
+def _as_csv_reads(value: Any, kind: ColumnKind | None) -> Any:
+    """``value`` as it reads back from a CSV cell, so the two copies compare by value: an
+    empty cell, "" and NaN are None, and text is a number or a boolean where it parses
+    as one (a column falls back to text as a whole when one cell does not parse)."""
+    if isinstance(value, str) and value and kind != "text":
+        value = _cell(value)
+    return None if _is_null(value) or value == "" else value
+
+
+def _same(csv_value: Any, parquet_value: Any) -> bool:
+    """Equal values of the same sort (True is not 1): pandas writes floats repr-exact, so
+    a float read back from an untouched CSV equals the parquet's exactly."""
+    if _is_bool(csv_value) != _is_bool(parquet_value):
+        return False
+    return csv_value == parquet_value
+
+
+def csv_differences(
+    csv_rows: Sequence[Mapping[str, Any]], parquet_rows: Sequence[Mapping[str, Any]]
+) -> list[CellDifference]:
+    """Every (job key, column) the two copies both hold a row for but whose values differ,
+    e.g. a hand-edited ``results.csv``; keys only one copy holds are not compared."""
+    kinds = column_kinds()
+    by_key = {row[KEY_COLUMN]: row for row in parquet_rows}
+    found = []
+    for row in csv_rows:
+        other = by_key.get(row[KEY_COLUMN])
+        if other is None:
+            continue
+        for column in dict.fromkeys([*other, *row]):
+            kind = kinds.get(column)
+            csv_value = _as_csv_reads(row.get(column), kind)
+            parquet_value = _as_csv_reads(other.get(column), kind)
+            if not _same(csv_value, parquet_value):
+                found.append(CellDifference(row[KEY_COLUMN], column, csv_value, parquet_value))
+    return found
 
 
 def write_results(csv_path: Path, parquet_path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

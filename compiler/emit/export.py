@@ -16,7 +16,7 @@ from pathlib import Path
 from compiler.emit.codegen import generate_source
 from compiler.emit.graphnet import GraphNet
 from compiler.emit.onnx import export_onnx
-from compiler.emit.weights import load_weights, read_state_dict, save_state
+from compiler.emit.weights import load_weights_file, save_state
 from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict
 from graphspec.atomic import atomic_write_text
 from graphspec.ir import Graph
@@ -35,13 +35,12 @@ def weights_beside(source: PathArg) -> Path:
 def _loaded_net(graph: Graph, weights: PathArg | None, fcn: bool) -> GraphNet:
     """``GraphNet(graph)`` carrying ``weights`` (strictly; a :class:`WeightsError` names
     what does not fit). With ``fcn`` the file may be the classifier's, whose linear
-    weights are reshaped to the converted convs."""
+    weights are reshaped to the converted convs. The file is read as every weights file
+    is (:func:`~compiler.emit.weights.load_weights_file`: bounded, memory-mapped, checked)."""
     net = GraphNet(graph)
     if weights is not None:
-        state = read_state_dict(weights)
-        if fcn:
-            state = classifier_to_fcn_state_dict(state, graph)
-        load_weights(net, state, str(weights))
+        convert = (lambda state: classifier_to_fcn_state_dict(state, graph)) if fcn else None
+        load_weights_file(net, weights, convert=convert)
     return net
 
 

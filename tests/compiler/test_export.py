@@ -158,18 +158,30 @@ def test_ssd_onnx_candidates_select_what_decode_ssd_selects(tmp_path, capsys) ->
     assert torch.allclose(boxes[box_index][keep], reference["boxes"], atol=1e-3)
 
 
-@pytest.mark.parametrize("kind", ["missing", "mismatched"])
+BAD_WEIGHTS = {
+    "missing": "not found",
+    "mismatched": "unexpected keys (1): nope.weight",
+    "nan": "hold NaN or inf: tensors (1): ",
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_WEIGHTS))
 def test_bad_weights_is_one_line_exit_1(tmp_path, capsys, kind) -> None:
     weights = tmp_path / "w.pt"
     if kind == "mismatched":
         torch.save({"nope.weight": torch.zeros(1)}, weights)
+    if kind == "nan":  # one NaN in the first tensor: the shared reader refuses it
+        state = _trained("segnet-small.yaml", tmp_path)[0].state_dict()
+        first = next(iter(state))
+        state[first].view(-1)[0] = float("nan")
+        torch.save(state, weights)
     spec = str(SPECS / "segnet-small.yaml")
     assert (
         main(["compile", spec, "--weights", str(weights), "--onnx", str(tmp_path / "m.onnx")]) == 1
     )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
-    assert ("not found" if kind == "missing" else "unexpected keys (1): nope.weight") in err
+    assert BAD_WEIGHTS[kind] in err
     assert not (tmp_path / "m.onnx").exists()
 
 
