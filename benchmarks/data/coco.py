@@ -13,7 +13,9 @@ images chosen by the ``holdout`` fraction (see :mod:`benchmarks.data.holdout`), 
 ``train`` then leaves out, so COCO's own val annotations stay the ``test`` data.
 
 The JSON is validated up front (see :mod:`benchmarks.data.coco_json`), so a broken file
-fails when the dataset is built, with the offending record named, not mid-training.
+fails when the dataset is built, with the offending record named, not mid-training. So
+does a ``test`` split without ground truth (no image with a box to score): pycocotools
+would score it -1, which is no result.
 """
 
 from __future__ import annotations
@@ -125,6 +127,18 @@ class CocoDetection(Dataset[Sample]):
             kept = [(i, image) for i, image in kept if image.image_id in wanted]
         kept = kept if limit is None else kept[:limit]
         self.images = [self._resolve(i, image) for i, image in kept]
+        if self.split == "test":
+            self._require_ground_truth()
+
+    def _require_ground_truth(self) -> None:
+        """A split that is scored needs a box to score: an image with a non-crowd object
+        of non-zero size inside the image (what :meth:`__getitem__` gives as a box)."""
+        if any(_box(obj, image) for image in self.images for obj in self.objects[image.image_id]):
+            return
+        raise DataError(
+            f"{self.json_path}: the {self.split} split has no ground truth ({len(self.images)} "
+            "images, none with a non-crowd box): its mAP would be undefined"
+        )
 
     @staticmethod
     def _locate(path: Path, split: str) -> tuple[Path, list[Path]]:
@@ -173,13 +187,10 @@ class CocoDetection(Dataset[Sample]):
         objects = self.objects[info.image_id]
         boxes, labels = [], []
         for obj in objects:
-            if obj.iscrowd:
+            box = _box(obj, info)
+            if box is None:
                 continue
-            x, y, w, h = obj.bbox
-            x0, y0 = max(x, 0.0), max(y, 0.0)
-            x1, y1 = min(x + w, float(info.width)), min(y + h, float(info.height))
-            if x1 <= x0 or y1 <= y0:
-                continue
+            x0, y0, x1, y1 = box
             boxes.append([x0 * scale[0], y0 * scale[1], x1 * scale[0], y1 * scale[1]])
             labels.append(obj.label)
         return {
@@ -207,6 +218,17 @@ class CocoDetection(Dataset[Sample]):
                 corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
                 fill_polygon(mask, corners * scale, IGNORE_INDEX)
         return mask
+
+
+def _box(obj: CocoObject, image: CocoImage) -> tuple[float, float, float, float] | None:
+    """An object's box clipped to its image, xyxy in image pixels; None for a crowd region
+    or a box of zero size after clipping (box losses and mAP cannot use either)."""
+    if obj.iscrowd:
+        return None
+    x, y, w, h = obj.bbox
+    x0, y0 = max(x, 0.0), max(y, 0.0)
+    x1, y1 = min(x + w, float(image.width)), min(y + h, float(image.height))
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
 
 
 def decode_rle(rle: CocoRle) -> np.ndarray:

@@ -54,7 +54,8 @@ def open_job_data(
     normalize: str,
     augment: bool,
 ) -> JobData:
-    """Open every split of ``source`` at ``size`` (so bad data fails before training) and
+    """Open every split of ``source`` at ``size`` (so bad data, a test split without ground
+    truth included, fails with one :class:`~benchmarks.data.DataError` before training) and
     wrap them: ``limit`` caps the training and validation images, ``normalize`` is bench's
     ``--normalize``, ``augment`` flips the training images."""
     holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT

@@ -11,8 +11,9 @@ Splits: ``test`` is ``test.txt`` or else ``val.txt`` (VOC ships no public test m
 ``holdout`` fraction (see :mod:`benchmarks.data.holdout`), which ``train`` then leaves out.
 
 The whole split is checked for missing files when the dataset is built, so a broken folder
-fails before training starts; per-image problems (size mismatch, unknown class ids,
-unreadable files) are reported when the item is loaded.
+fails before training starts (so does a split list without ids: it has no ground truth);
+per-image problems (size mismatch, unknown class ids, unreadable files) are reported when
+the item is loaded.
 """
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ class VOCSegmentation(Dataset[Sample]):
         self.mask_dir = require_dir(self.root / "SegmentationClass", "mask folder")
         self.split_file = self._split_file()
         ids = self._read_ids(self.split_file)
+        if not ids:
+            raise DataError(
+                f"{self.split_file}: lists no image ids, so the {self.split} split has no "
+                "ground truth"
+            )
         if self.split != "test":
             ids = holdout_part(ids, self.split, holdout, self.split_file)
         self.ids = ids if limit is None else ids[:limit]

@@ -56,8 +56,7 @@ class _Scale:
 class TTATask(Task):
     """A task whose ``forward`` runs every view of ``model`` and returns the merged
     predictions (its ``predict`` is then the identity); its evaluator is the base task's,
-    so the metrics are computed as bench computes them. :attr:`last_evaluator` keeps the
-    one made last (``val`` reads per-class numbers from it)."""
+    so the metrics are computed as bench computes them."""
 
     def __init__(self, model: LoadedModel, scales: tuple[float, ...], flip: bool) -> None:
         self.base, self.flip = model.task, flip
@@ -66,7 +65,6 @@ class TTATask(Task):
         self.input_size = model.size
         self.plain = scales == (1.0,) and not flip
         self.scales = [self._scale(model, s) for s in scales]
-        self.last_evaluator: Evaluator | None = None
 
     def _scale(self, model: LoadedModel, scale: float) -> _Scale:
         if scale == 1.0:
@@ -83,8 +81,7 @@ class TTATask(Task):
         raise TypeError("test-time augmentation is for evaluation only")
 
     def evaluator(self, device: torch.device | str | None = None) -> Evaluator:
-        self.last_evaluator = self.base.evaluator(device)
-        return self.last_evaluator
+        return self.base.evaluator(device)
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
         """Merged predictions for ``batch["image"]`` (``model`` is the scale-1 network)."""

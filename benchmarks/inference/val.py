@@ -29,7 +29,7 @@ from benchmarks.inference.tta import TTATask
 from benchmarks.metrics.coco_map import RECALL_THRESHOLDS
 from benchmarks.metrics.per_class import ClassScore
 from benchmarks.tasks.base import PerClassEvaluator
-from benchmarks.train.evaluate import evaluate
+from benchmarks.train.evaluate import score
 from graphspec.atomic import atomic_write_text
 
 __all__ = ["ValResult", "validate_model", "write_val_files"]
@@ -97,9 +97,9 @@ def validate_model(
         NormalizedDataset(dataset, model.normalization), batch_size=batch_size, collate_fn=collate
     )
     tta = TTATask(model, scales, flip)
-    metrics = evaluate(model.net, tta, loader, torch.device(device))
+    scored = score(model.net, tta, loader, torch.device(device))
     names = list(getattr(dataset, "class_names", None) or class_names(source, classes))
-    evaluator = tta.last_evaluator
+    metrics, evaluator = scored.metrics, scored.evaluator
     assert isinstance(evaluator, PerClassEvaluator)  # load_model admits such tasks only
     found = evaluator.per_class(names)
     return ValResult(

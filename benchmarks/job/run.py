@@ -6,12 +6,15 @@ four steps, each fed by the previous one: build (:mod:`benchmarks.job.build`: sp
 untrained model and its task), fit (:mod:`benchmarks.job.fit`: data, recipe, training with
 validation), measure (test metrics with the best weights, then timing in its own phase,
 FLOPs cross-check) and row (the results row and the job's files,
-:mod:`benchmarks.store.job_files`).
+:mod:`benchmarks.store.job_files`). A test metric that is no score (NaN, or pycocotools'
+-1 for "no ground truth") fails the job with :class:`UndefinedMetricError` instead of
+becoming an ``ok`` row that the report would chart and rank.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +33,32 @@ from benchmarks.store.job_files import save_job_files, save_predictions
 from benchmarks.store.jobs import Job
 from benchmarks.store.row import ResultRow
 from benchmarks.store.settings import JobSettings
+from benchmarks.tasks.base import Task
 from benchmarks.train.loop import evaluate
 
-__all__ = ["run_job"]
+__all__ = ["NO_GROUND_TRUTH", "UndefinedMetricError", "run_job"]
+
+NO_GROUND_TRUTH = -1.0
+"""What pycocotools' COCOeval reports for a metric when no image has ground truth; no
+declared metric (a fraction or an error) is ever negative, so -1 is never a score."""
+
+
+class UndefinedMetricError(RuntimeError):
+    """A declared test metric is no score (NaN or :data:`NO_GROUND_TRUTH`)."""
+
+
+def check_defined(task: Task, metrics: dict[str, float]) -> None:
+    """Raise :class:`UndefinedMetricError` (one line) when a declared metric of ``task``
+    in the test ``metrics`` is NaN, infinite or -1: the test split scored nothing."""
+    for metric in task.metrics:
+        value = metrics.get(metric.column)
+        if value is None or (math.isfinite(value) and value != NO_GROUND_TRUTH):
+            continue
+        why = "no ground truth" if value == NO_GROUND_TRUTH else "nothing was scored"
+        raise UndefinedMetricError(
+            f"test {metric.name} is {value:g} ({why} in the test split): not a score, so "
+            "no ok row is recorded"
+        )
 
 
 @dataclass
@@ -45,11 +71,14 @@ class _Measured:
 
 
 def _measure(built: Built, fitted: Fitted, batch_size: int, device: torch.device) -> _Measured:
-    """Score the best weights on the test split, then time them in a phase of their own."""
+    """Score the best weights on the test split (a metric that is no score fails the job
+    before timing), then time them in a phase of their own."""
     amp, channels_last = fitted.config.use_amp, fitted.config.use_channels_last
     metrics = evaluate(
         fitted.runner, fitted.task, fitted.test_loader, device, amp=amp, channels_last=channels_last
     )
+    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    check_defined(fitted.task, numbers)
     image_shape = (built.spec.input.channels, *built.size)
     timing = time_model(
         fitted.net,
@@ -61,7 +90,6 @@ def _measure(built: Built, fitted: Fitted, batch_size: int, device: torch.device
         channels_last=channels_last,
     )
     warning = flops_mismatch(built.static.gflops, built.gflops_counted)
-    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
     return _Measured(numbers, timing, warning)
 
 
@@ -92,6 +120,8 @@ def _row(
         best_val=result.best_metric,
         converged=result.converged,
         convergence_reason=result.convergence_reason,
+        learned=result.learned,
+        learned_reason=result.learned_reason or None,
         stopped_early=result.stopped_early,
         lr=recipe.lr,
         lr_source=recipe.source.lr,

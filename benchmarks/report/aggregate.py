@@ -14,7 +14,8 @@ Conventions (the report header repeats them):
   GFLOPs do not depend on the seed (the first seed's value is kept); latency, throughput,
   memory and time are the median over seeds (robust to one noisy run);
 * ``converged`` is True when every seed converged, False when any did not, and None
-  (unknown) otherwise, e.g. for rows of older runs that did not record it;
+  (unknown) otherwise, e.g. for rows of older runs that did not record it; ``learned``
+  folds the same way (a seed that learned nothing makes the group's mean no score);
 * ``timing_noisy`` is True when any seed's timing was flagged noisy.
 """
 
@@ -30,7 +31,7 @@ import pandas as pd
 from benchmarks.store.row import SEED_FOLDS, group_key, metric_columns
 from benchmarks.tasks import FALLBACK_METRIC, task_classes
 
-__all__ = ["LEGACY_GROUP_COLUMNS", "aggregate_seeds", "group_ids", "tri_state"]
+__all__ = ["FLAG_COLUMNS", "LEGACY_GROUP_COLUMNS", "aggregate_seeds", "group_ids", "tri_state"]
 
 LEGACY_GROUP_COLUMNS = (
     "task",
@@ -58,6 +59,9 @@ actually used, which ``--lr auto`` may pick per seed, and version 1 did not reco
 sweep's setting. Rows of version 2 group by :func:`benchmarks.store.row.group_key`."""
 
 _COPIED = (*LEGACY_GROUP_COLUMNS, "settings", "spec_file")
+
+FLAG_COLUMNS = ("converged", "learned", "timing_noisy")
+"""The yes/no columns the report reads as True, False or None (:func:`tri_state`)."""
 """Columns a group takes from its first row."""
 
 
@@ -109,7 +113,7 @@ def _numbers(group: pd.DataFrame, column: str) -> pd.Series:
     return values[np.isfinite(values)]
 
 
-def _all_converged(values: pd.Series) -> bool | None:
+def _all_true(values: pd.Series) -> bool | None:
     states = list(tri_state(values))
     if any(state is False for state in states):
         return False
@@ -128,7 +132,7 @@ def _fold(group: pd.DataFrame, column: str, fold: str) -> Any:
     """One column of a group folded as :data:`benchmarks.store.row.SEED_FOLDS` says."""
     values = group.get(column, pd.Series(None, group.index, dtype=object))
     if fold == "all":
-        return _all_converged(values)
+        return _all_true(values)
     if fold == "any":
         return any(state is True for state in tri_state(values))
     if fold == "texts":
@@ -202,6 +206,6 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] | None = None) ->
         return pd.DataFrame(columns=["group", "seeds", "seed_list", *present])
     out = pd.DataFrame.from_records(records)
     out.index = pd.Index(out["group"].to_numpy())
-    for column in ("converged", "timing_noisy"):  # Python True/False/None, not numpy bools
+    for column in FLAG_COLUMNS:  # Python True/False/None, not numpy bools
         out[column] = tri_state(out[column])
     return out

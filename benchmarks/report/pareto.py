@@ -2,7 +2,8 @@
 
 The benchmark sweep reports many (cost, score) points per task; the interesting ones are
 those no other model beats on both axes at once. Cost is minimised (GFLOPs, latency,
-parameters) and score is maximised (mIoU, mAP).
+parameters) and score is maximised (mIoU, mAP). Runs that learned nothing are kept off it
+(``eligible``): a score at the trivial baseline is no trade-off worth naming.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ __all__ = ["pareto_mask", "pareto_frontier"]
 
 
 def pareto_mask(
-    costs: Sequence[float] | np.ndarray, scores: Sequence[float] | np.ndarray
+    costs: Sequence[float] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    eligible: Sequence[bool] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean mask of the points on the (min cost, max score) Pareto frontier.
+
+    Only ``eligible`` points (all when None) take part: the others are never on the
+    frontier and never dominate, as if their score were NaN.
 
     A point is on the frontier iff no other point has ``cost <=`` and ``score >=`` with at
     least one of the two strict. Consequently identical points do not dominate each other and
@@ -36,7 +42,10 @@ def pareto_mask(
             f"costs and scores must have the same length, got {cost_arr.size} and {score_arr.size}"
         )
     mask = np.zeros(cost_arr.size, dtype=bool)
-    valid = np.flatnonzero(np.isfinite(cost_arr) & ~np.isnan(score_arr))
+    allowed = np.ones(cost_arr.size, dtype=bool) if eligible is None else np.asarray(eligible)
+    if allowed.shape != cost_arr.shape:
+        raise ValueError(f"eligible must have {cost_arr.size} entries, got {allowed.size}")
+    valid = np.flatnonzero(np.isfinite(cost_arr) & ~np.isnan(score_arr) & allowed.astype(bool))
     if valid.size == 0:
         return mask
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.aggregate import aggregate_seeds, group_ids, tri_state
+from benchmarks.report.aggregate import FLAG_COLUMNS, aggregate_seeds, group_ids, tri_state
 from benchmarks.report.charts.axes import COST_AXES, CostAxis
 from benchmarks.report.charts.curves import task_curves
 from benchmarks.report.charts.per_task import task_charts
@@ -48,7 +48,7 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
         out["error"] = ""
     for column in ("params", "gflops", "latency_ms", "latency_iqr_ms"):
         out[column] = pd.to_numeric(out.get(column, np.nan), errors="coerce")
-    for column in ("converged", "timing_noisy"):  # unknown for rows of older runs
+    for column in FLAG_COLUMNS:  # unknown for rows of older runs
         out[column] = tri_state(out.get(column, pd.Series(None, out.index, dtype=object)))
     return out
 
@@ -107,7 +107,8 @@ def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
     rows["variant"] = rows["group"].map(groups["variant"])
     cost = _primary_cost(groups)
     costs = groups[cost.column].to_numpy(float) if cost else np.full(len(groups), np.nan)
-    groups["pareto"] = pareto_mask(costs, groups["score"].to_numpy(float))
+    learned = groups["learned"].map(lambda state: state is not False).to_numpy(bool)
+    groups["pareto"] = pareto_mask(costs, groups["score"].to_numpy(float), learned)
     return _TaskData(metrics, rows, groups, cost)
 
 
@@ -122,6 +123,12 @@ def _notes(data: _TaskData) -> list[str]:
         notes.append(
             f"Converged: {CHECK} every seed converged, {CROSS} at least one did not "
             f"(its mean is not a settled score), {DASH} not recorded."
+        )
+    if data.groups["learned"].map(lambda state: state is False).any():
+        notes.append(
+            f"Learned: {CROSS} at least one seed learned nothing (its best validation "
+            f"{primary.name} was not better than the task's trivial baseline by its margin): "
+            "drawn as a grey cross, never on the Pareto frontier, never the winner."
         )
     return notes
 

@@ -2,7 +2,8 @@
 
 Accuracy cells are fractions with three decimals, ``mean ± std`` where there are several
 seeds. Columns that no run has a value for are left out, so older runs without the
-convergence or timing-noise columns render as before.
+convergence, learned or timing-noise columns render as before. Runs that learned nothing
+come after the others, whatever their score.
 """
 
 from __future__ import annotations
@@ -54,6 +55,26 @@ def _converged(state: object, reason: object = "") -> str:
     return DASH
 
 
+def _flags(rows: pd.DataFrame, column: str) -> pd.Series:
+    """A True/False/None column, all None when the table has no such column."""
+    return rows[column] if column in rows else pd.Series(None, rows.index, dtype=object)
+
+
+def _learned(state: object) -> str:
+    """✓ learned, ✗ learned nothing (the Converged cell says why), dash for unknown."""
+    if state is True:
+        return CHECK
+    return CROSS if state is False else DASH
+
+
+def _ordered(rows: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.DataFrame:
+    """``rows`` sorted by ``by``, those that learned nothing after the others."""
+    nothing = _flags(rows, "learned").map(lambda state: state is False)
+    return rows.assign(_nothing=nothing).sort_values(
+        ["_nothing", *by], ascending=[True, *ascending], na_position="last", kind="mergesort"
+    )
+
+
 def _lr_varies(rows: pd.DataFrame) -> bool:
     """Whether an lr column is worth showing: the runs did not all use one learning rate."""
     return "lr" in rows and pd.to_numeric(rows["lr"], errors="coerce").nunique() > 1
@@ -72,6 +93,7 @@ def group_table(groups: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
     settings = [c for c in SETTING_HEADERS if c in groups]
     optional = [o for o in OPTIONAL_COLUMNS if _has_values(groups, o[0])]
     converged = groups["converged"].map(lambda s: s is not None).any()
+    learned = _flags(groups, "learned").map(lambda s: s is not None).any()
     show_lr = _lr_varies(groups) or (
         "lr_min" in groups and (groups["lr_min"] != groups["lr_max"]).any()
     )
@@ -83,11 +105,11 @@ def group_table(groups: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
         + [o[1] for o in optional]
         + (["lr"] if show_lr else [])
         + (["Converged"] if converged else [])
+        + (["Learned"] if learned else [])
         + ["Pareto"]
     )
     rows: list[list[str]] = []
-    ordered = groups.sort_values(["score", "gflops"], ascending=[False, True], na_position="last")
-    for _, row in ordered.iterrows():
+    for _, row in _ordered(groups, ["score", "gflops"], [False, True]).iterrows():
         rows.append(
             [_spec_cell(row)]
             + [text(row[c]) for c in settings]
@@ -97,6 +119,7 @@ def group_table(groups: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
             + [number(row[col], digits) for col, _, digits in optional]
             + ([_lr(row)] if show_lr else [])
             + ([_converged(row["converged"], row.get("convergence_reason"))] if converged else [])
+            + ([_learned(row.get("learned"))] if learned else [])
             + [CHECK if row["pareto"] else ""]
         )
     return headers, rows
@@ -107,6 +130,7 @@ def seed_table(rows: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
     settings = [c for c in SETTING_HEADERS if c in rows]
     extra = [o for o in SEED_COLUMNS if _has_values(rows, o[0])]
     converged = rows["converged"].map(lambda s: s is not None).any()
+    learned = _flags(rows, "learned").map(lambda s: s is not None).any()
     noisy = rows["timing_noisy"].map(lambda s: s is True).any()
     show_lr = _lr_varies(rows)
     headers = (
@@ -116,6 +140,7 @@ def seed_table(rows: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
         + [m.name for m in metrics]
         + [o[1] for o in extra]
         + (["Converged"] if converged else [])
+        + (["Learned"] if learned else [])
         + ["Latency (ms ± IQR)"]
         + (["Timing"] if noisy else [])
         + (["lr"] if show_lr else [])
@@ -132,6 +157,7 @@ def seed_table(rows: pd.DataFrame, metrics: tuple[Metric, ...]) -> Table:
             + [number(row[m.column], ACCURACY_DIGITS) for m in metrics]
             + [number(row[col], digits) for col, _, digits in extra]
             + ([_converged(row["converged"], row.get("convergence_reason"))] if converged else [])
+            + ([_learned(row.get("learned"))] if learned else [])
             + [_latency(row)]
             + ([f"noisy: {text(reason)}" if row["timing_noisy"] is True else ""] if noisy else [])
             + ([_lr(row)] if show_lr else [])

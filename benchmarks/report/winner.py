@@ -1,7 +1,10 @@
 """The winner line of a task: the best mean accuracy, and the cheapest run nearly as good.
 
-A run that did not converge can still have the best mean; the line then says so and names
-the best run that did converge, so the report never crowns an unsettled run silently.
+Only runs that learned something compete: a run whose best validation score was at the
+task's trivial baseline is never named (the line says how many were left out, or that no
+run learned anything). A run that did not converge can still have the best mean; the line
+then says so and names the best run that did converge, so the report never crowns an
+unsettled run silently.
 """
 
 from __future__ import annotations
@@ -63,15 +66,38 @@ def _cheap_alternative(
     )
 
 
+def _learners(scored: pd.DataFrame) -> pd.DataFrame:
+    """The runs that learned something, or whose rows do not say (older runs)."""
+    if "learned" not in scored:
+        return scored
+    return scored[scored["learned"].map(lambda state: state is not False)]
+
+
+def _left_out(scored: pd.DataFrame, learners: pd.DataFrame) -> str:
+    """How many runs learned nothing and so were not ranked ('' when none)."""
+    count = len(scored) - len(learners)
+    if not count:
+        return ""
+    runs = "run" if count == 1 else "runs"
+    return f"; {count} {runs} that learned nothing (at the trivial baseline) not ranked"
+
+
 def winner_sentence(
     task: str, groups: pd.DataFrame, metric: Metric, cost: CostAxis | None, tolerance: float
 ) -> str:
     """One sentence on a task's groups (columns ``label``, ``acc`` = mean primary metric,
     ``score`` = the same signed so that higher is better, ``acc_std``, ``seeds``, ``pareto``,
-    ``converged``, ``convergence_reason``, the cost)."""
+    ``converged``, ``convergence_reason``, ``learned``, the cost)."""
     scored = groups[np.isfinite(groups["acc"])]
     if scored.empty:
         return f"{task.capitalize()}: no {metric.name} values among successful runs."
+    learners = _learners(scored)
+    if learners.empty:
+        return (
+            f"{task.capitalize()}: no winner: no run learned anything (every best validation "
+            f"{metric.name} was at the task's trivial baseline)."
+        )
+    scored, left_out = learners, _left_out(scored, learners)
     best = scored.loc[scored["score"].idxmax()]
     text = (
         f"{task.capitalize()}: best mean {metric.name} is **{best['label']}** at "
@@ -82,4 +108,4 @@ def winner_sentence(
     text += _converged_alternative(scored, best, metric)
     if cost is not None:
         text += _cheap_alternative(scored, best, cost, tolerance)
-    return text + "."
+    return text + left_out + "."

@@ -54,7 +54,9 @@ class ResultRow:
     Every field may be None (a failed row has its identity, settings and error only).
     ``metrics`` holds the task's scores, one column each; ``extra`` any other value a job
     reported (a numbers the evaluator computes beside its declared metrics, a warning),
-    kept as columns after the declared ones.
+    kept as columns after the declared ones. ``learned`` is False for a run whose best
+    validation score was at the task's trivial baseline (``learned_reason`` gives both
+    numbers and the margin); such a run is never ``converged``.
     """
 
     spec: str | None = None
@@ -83,6 +85,8 @@ class ResultRow:
     best_val: float | None = None
     converged: bool | None = None
     convergence_reason: str | None = None
+    learned: bool | None = None
+    learned_reason: str | None = None
     stopped_early: bool | None = None
     lr: float | None = None
     lr_source: str | None = None
@@ -160,15 +164,18 @@ SEED_FOLDS: dict[str, SeedFold] = {
         "median",
     ),
     "converged": "all",
+    "learned": "all",
     "timing_noisy": "any",
     "convergence_reason": "texts",
+    "learned_reason": "texts",
     "timing_noise_reason": "texts",
 }
 """How a column folds over a job's seeds when the report shows one row per spec and
 setting (metrics fold as their task declares): ``first`` for what the seed cannot change
 (cost on paper), ``median`` for measurements (robust to one noisy run), ``all``/``any`` for
-yes/no flags (converged only if every seed did; noisy if any seed was), ``texts`` for
-reasons (the distinct ones joined)."""
+yes/no flags (converged only if every seed did; learned only if every seed did, since a
+mean that averages in a seed at the trivial baseline is not the architecture's score;
+noisy if any seed was), ``texts`` for reasons (the distinct ones joined)."""
 
 
 @functools.cache

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from graphspec import Graph, Spec
 
 __all__ = [
+    "Baseline",
     "Batch",
     "Evaluator",
     "ImageResult",
@@ -61,6 +62,21 @@ class Metric:
     higher_is_better: bool = True
     seeds: Literal["mean", "median"] = "mean"
     shown: bool = True
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a model that learned nothing scores on the data an evaluator saw.
+
+    ``value`` is the primary metric of the task's trivial answer there (segmentation: the
+    majority class everywhere; detection: no detections; classification: the majority
+    class), ``what`` that answer in words, for the row's reason. A run whose best
+    validation score is not better than ``value`` by the task's ``learned_margin``
+    learned nothing: it is never converged, ranked, crowned or put on a frontier.
+    """
+
+    value: float
+    what: str
 
 
 @dataclass
@@ -124,12 +140,17 @@ class Task(ABC):
     ``per_class_name`` (``IoU``, ``AP``) names the per-class score; ``None`` means the task
     draws no pictures and has no per-class numbers, so ``predict`` and ``val`` refuse it.
     ``background_in_classes``: whether a spec's ``classes`` counts the background class.
+    ``learned_margin``: how much better than :meth:`baseline` (in the primary metric's
+    units) a run must validate to have learned something; one point (0.01) on the
+    built-in tasks' fractions, the winner line's default tolerance, so a run that the
+    report would call a tie with the trivial answer is not called a learner.
     """
 
     name: ClassVar[str]
     metrics: ClassVar[tuple[Metric, ...]]
     per_class_name: ClassVar[str | None] = None
     background_in_classes: ClassVar[bool] = False
+    learned_margin: ClassVar[float] = 0.01
 
     @classmethod
     def serves(cls, spec: Spec, graph: Graph) -> bool:
@@ -185,6 +206,12 @@ class Task(ABC):
     @abstractmethod
     def evaluator(self, device: torch.device | str | None = None) -> Evaluator:
         """A fresh evaluator whose state tensors live on ``device`` (needed for NCCL)."""
+
+    def baseline(self, evaluator: Evaluator) -> Baseline | None:
+        """The primary metric of the trivial answer on the data ``evaluator`` has seen
+        (after the ranks' sums were added up); None when the task declares none, and then
+        no run of it is judged to have learned nothing."""
+        return None
 
     def unview(self, predictions: Any, view: View) -> Any:
         """Predictions made on ``view`` brought back to the input images (test-time

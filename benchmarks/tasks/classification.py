@@ -1,9 +1,10 @@
 """Image classification as a benchmark task: logits ``[N, classes]`` against one label each.
 
 The data's ``label`` is the class of an image's largest object (see
-:mod:`benchmarks.data.shapes`). The evaluator keeps two integer sums, correct and seen, so
-all-reducing them across DDP ranks gives exactly the top-1 accuracy of one process seeing
-the whole split, as the segmentation evaluator does with its confusion matrix.
+:mod:`benchmarks.data.shapes`). The evaluator keeps integer sums, correct and seen and the
+count of each true label, so all-reducing them across DDP ranks gives exactly the top-1
+accuracy (and the majority-class baseline) of one process seeing the whole split, as the
+segmentation evaluator does with its confusion matrix.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from benchmarks.data import Batch
-from benchmarks.tasks.base import Metric, Task
+from benchmarks.tasks.base import Baseline, Evaluator, Metric, Task
 from graphspec import Graph, Spec
 
 __all__ = ["ClassificationEvaluator", "ClassificationTask"]
@@ -36,20 +37,33 @@ def _logits_and_labels(
 
 
 class ClassificationEvaluator:
-    """Top-1 accuracy from ``counts = [correct, seen]`` (a sum, so it all-reduces)."""
+    """Top-1 accuracy from ``counts = [correct, seen]`` and, for the baseline, how many
+    images of each true label were seen (``labels``); sums, so they all-reduce."""
 
     def __init__(self, num_classes: int, device: torch.device | str | None) -> None:
         self.num_classes = num_classes
         self.counts = torch.zeros(2, dtype=torch.int64, device=device)
+        self.labels = torch.zeros(num_classes, dtype=torch.int64, device=device)
 
     def update(self, predictions: Tensor, batch: Batch) -> None:
         logits, labels = _logits_and_labels(predictions, batch, self.num_classes)
         correct = (logits.argmax(dim=1) == labels.to(logits.device)).sum()
         self.counts[0] += correct.to(self.counts.device)
         self.counts[1] += labels.numel()
+        known = labels.reshape(-1).cpu()
+        known = known[(known >= 0) & (known < self.num_classes)]
+        self.labels += torch.bincount(known, minlength=self.num_classes).to(self.labels.device)
 
     def state_tensors(self) -> list[Tensor]:
-        return [self.counts]
+        return [self.counts, self.labels]
+
+    def baseline(self) -> Baseline:
+        """The top-1 of always answering the most frequent true label: its share of the
+        images seen; 1 / classes (a uniform guess) before any image was seen."""
+        seen = int(self.labels.sum())
+        if not seen:
+            return Baseline(1 / self.num_classes, f"1 of {self.num_classes} classes")
+        return Baseline(int(self.labels.max()) / seen, "majority class")
 
     def compute(self) -> dict[str, float]:
         """``top1`` in [0, 1]; NaN when nothing was evaluated (an empty split is no score)."""
@@ -79,3 +93,7 @@ class ClassificationTask(Task):
 
     def evaluator(self, device: torch.device | str | None = None) -> ClassificationEvaluator:
         return ClassificationEvaluator(self.num_classes, device)
+
+    def baseline(self, evaluator: Evaluator) -> Baseline | None:
+        """The majority-class top-1 of the labels ``evaluator`` counted."""
+        return evaluator.baseline() if isinstance(evaluator, ClassificationEvaluator) else None

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from benchmarks.data import Batch
 from benchmarks.figures.overlay import draw_boxes
-from benchmarks.tasks.base import ImageResult, Metric, Task, View
+from benchmarks.tasks.base import Baseline, Evaluator, ImageResult, Metric, Task, View
 from benchmarks.tasks.detection_eval import DetectionEvaluator, targets_of
 from compiler.detection.anchors import head_default_boxes
 from compiler.detection.postprocess import decode_ssd, decode_yolo
@@ -70,6 +70,10 @@ class DetectionTask(Task):
 
     def evaluator(self, device: torch.device | str | None = None) -> DetectionEvaluator:
         return DetectionEvaluator()
+
+    def baseline(self, evaluator: Evaluator) -> Baseline:
+        """mAP 0: a detector that finds nothing has no true positive on any data."""
+        return Baseline(0.0, "no detections")
 
     def unview(self, predictions: Detections, view: View) -> Detections:
         """Boxes found on a view, mirrored back (x -> width - x) and scaled to the input."""

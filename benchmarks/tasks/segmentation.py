@@ -8,6 +8,7 @@ test-time augmentation resize them to whatever size they need before the argmax.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,15 @@ from benchmarks.data import Batch
 from benchmarks.figures.overlay import segmentation_overlay
 from benchmarks.metrics import ConfusionMatrix
 from benchmarks.metrics.per_class import ClassScore
-from benchmarks.tasks.base import ImageResult, Metric, PerClass, Task, View
+from benchmarks.tasks.base import (
+    Baseline,
+    Evaluator,
+    ImageResult,
+    Metric,
+    PerClass,
+    Task,
+    View,
+)
 from graphspec import Graph, Spec
 
 __all__ = ["SegmentationEvaluator", "SegmentationTask"]
@@ -52,6 +61,17 @@ class SegmentationEvaluator:
     def compute(self) -> dict[str, float]:
         scores = self.confusion.compute()
         return {"pixel_acc": float(scores["pixel_acc"]), "miou": float(scores["miou"])}
+
+    def baseline(self) -> Baseline:
+        """The mIoU of the majority class predicted everywhere, exactly, from the matrix's
+        true-class totals (its row sums, ignored pixels excluded): that class's IoU is its
+        share ``t_max / T`` of the counted pixels, every other class in the targets has IoU
+        0, and classes absent from the targets are undefined and left out, as in ``miou``;
+        so the mean is ``t_max / T / (classes present)``. NaN without a counted pixel."""
+        totals = self.confusion.matrix.sum(dim=1).cpu()
+        counted, present = int(totals.sum()), int((totals > 0).sum())
+        value = int(totals.max()) / counted / present if counted else math.nan
+        return Baseline(value, "majority class everywhere")
 
     def per_class(self, names: Sequence[str]) -> PerClass:
         """IoU per class (NaN for a class in neither targets nor predictions; the mean over
@@ -97,6 +117,10 @@ class SegmentationTask(Task):
 
     def evaluator(self, device: torch.device | str | None = None) -> SegmentationEvaluator:
         return SegmentationEvaluator(self.num_classes, self.ignore_index, device)
+
+    def baseline(self, evaluator: Evaluator) -> Baseline | None:
+        """The majority-class mIoU of the pixels ``evaluator`` counted."""
+        return evaluator.baseline() if isinstance(evaluator, SegmentationEvaluator) else None
 
     def unview(self, predictions: Tensor, view: View) -> Tensor:
         """Logits of a view, mirrored back and resized to the input size (in fp32)."""

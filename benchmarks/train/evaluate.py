@@ -7,6 +7,7 @@ loop only runs the model and feeds the evaluator, whatever the task.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,9 +16,18 @@ from torch.nn.parallel import DistributedDataParallel
 
 from benchmarks.runtime.distributed import all_reduce_
 from benchmarks.runtime.placement import autocast, move_batch, prepare_model
-from benchmarks.tasks.base import Task
+from benchmarks.tasks.base import Evaluator, Task
 
-__all__ = ["evaluate"]
+__all__ = ["Scored", "evaluate", "score"]
+
+
+@dataclass
+class Scored:
+    """The whole-set metrics and the evaluator that computed them (its state summed over
+    the ranks), for what else the task reads from it: its baseline, per-class scores."""
+
+    metrics: dict[str, float]
+    evaluator: Evaluator
 
 
 def evaluate(
@@ -28,6 +38,18 @@ def evaluate(
     amp: bool = True,
     channels_last: bool | None = None,
 ) -> dict[str, float]:
+    """The metrics of :func:`score`."""
+    return score(model, task, loader, device, amp, channels_last).metrics
+
+
+def score(
+    model: nn.Module,
+    task: Task,
+    loader: Iterable[Any],
+    device: str | torch.device,
+    amp: bool = True,
+    channels_last: bool | None = None,
+) -> Scored:
     """Score ``model`` on ``loader``; with DDP, every rank returns the whole-set metrics.
 
     Each rank evaluates its shard, then the evaluator's count tensors are summed across
@@ -54,6 +76,6 @@ def evaluate(
                     output = task.forward(model, batch)
                 evaluator.update(task.predict(output), batch)
             all_reduce_(evaluator.state_tensors())
-            return evaluator.compute()
+            return Scored(evaluator.compute(), evaluator)
     finally:
         model.train(was_training)

@@ -14,7 +14,7 @@ best weights are copied from the module inside the wrappers, see
 :class:`EpochRecord`, and what is decided once per epoch sits between those calls and reads
 typed fields rather than log dicts: the divergence checks (:mod:`benchmarks.train.divergence`),
 validation, the best epoch and early stopping (:mod:`benchmarks.train.validation`), and at the
-end the convergence flag (:mod:`benchmarks.train.convergence`).
+end whether the run learned anything and had converged (:mod:`benchmarks.train.convergence`).
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ from torch import Tensor, nn
 
 from benchmarks.runtime.distributed import current_rank, current_world_size
 from benchmarks.runtime.placement import prepare_model
-from benchmarks.tasks.base import Task
+from benchmarks.tasks.base import Baseline, Task
 from benchmarks.train.config import TrainConfig
-from benchmarks.train.convergence import judge_convergence
+from benchmarks.train.convergence import Learning, judge_convergence, judge_learning
 from benchmarks.train.divergence import DivergedError, NonFiniteLossError, check_epoch
 from benchmarks.train.epoch import EpochRecord, TrainingRun, steps_per_epoch, train_epoch
 from benchmarks.train.evaluate import evaluate
 from benchmarks.train.history import EpochSummary
 from benchmarks.train.optimization import build_optimization, build_scheduler, lr_factor
 from benchmarks.train.progress import Progress
-from benchmarks.train.validation import BestTracker, Validation, cpu_state, validation_metric
+from benchmarks.train.validation import BestTracker, Validation, cpu_state, validation_score
 
 __all__ = [
     "DivergedError",
@@ -65,8 +65,12 @@ class TrainResult:
     :class:`EpochSummary` per epoch run (``epochs_run`` of them, fewer than the configured
     epochs when ``stopped_early``). ``best_epoch``/``best_metric``/``best_state`` (a CPU
     ``state_dict`` of the plain module) are those of the best validation; ``None`` without
-    validation. ``converged`` and ``convergence_reason`` follow
-    :func:`benchmarks.train.convergence.judge_convergence`.
+    validation. ``learned`` and ``learned_reason`` compare ``best_metric`` with the task's
+    baseline on the validation data (``baseline``, the last validation's) as
+    :func:`benchmarks.train.convergence.judge_learning` does (None: not judged, e.g.
+    without validation); ``converged`` and ``convergence_reason`` follow
+    :func:`benchmarks.train.convergence.judge_convergence` (never True when ``learned`` is
+    False).
     """
 
     train_s: float
@@ -83,6 +87,9 @@ class TrainResult:
     converged: bool = False
     convergence_reason: str = ""
     val_s: float = 0.0
+    learned: bool | None = None
+    learned_reason: str = ""
+    baseline: float | None = None
 
 
 @dataclass
@@ -95,6 +102,7 @@ class _Epochs:
     best_state: dict[str, Tensor] | None = None
     stopped_early: bool = False
     val_s: float = 0.0
+    baseline: Baseline | None = None  # the task's, on the validation data
 
 
 def _synchronize(device: torch.device) -> None:
@@ -110,11 +118,12 @@ def _validate(
     if validation is None or done.tracker is None or not validation.due(epoch, run.config.epochs):
         return None
     start = time.perf_counter()
-    metric = validation_metric(run.model, run.task, validation, run.config)
-    if done.tracker.observe(epoch, metric):
+    score = validation_score(run.model, run.task, validation, run.config)
+    done.baseline = score.baseline
+    if done.tracker.observe(epoch, score.metric):
         done.best_state = cpu_state(run.model)
     done.val_s += time.perf_counter() - start
-    return metric
+    return score.metric
 
 
 def _run_epochs(run: TrainingRun, loader: Iterable[Any], validation: Validation | None) -> _Epochs:
@@ -145,20 +154,36 @@ def _run_epochs(run: TrainingRun, loader: Iterable[Any], validation: Validation 
     return done
 
 
+def _learning(done: _Epochs, task: Task, validation: Validation | None) -> Learning:
+    """The best validation score against the task's baseline (not judged unvalidated)."""
+    if validation is None or done.tracker is None:
+        return Learning(None, "no validation")
+    return judge_learning(
+        done.tracker.best_metric,
+        done.baseline,
+        task.learned_margin,
+        metric=validation.metric,
+        higher_is_better=validation.higher_is_better,
+    )
+
+
 def _result(
-    done: _Epochs, steps: int, elapsed: float, config: TrainConfig, validation: Validation | None
+    done: _Epochs, elapsed: float, run: TrainingRun, validation: Validation | None
 ) -> TrainResult:
+    config = run.config
+    learning = _learning(done, run.task, validation)
     verdict = judge_convergence(
         done.history,
         stopped_early=done.stopped_early,
         rule=config.convergence,
         metric="val_metric" if validation is None else validation.metric,
         higher_is_better=validation is None or validation.higher_is_better,
+        learning=learning,
     )
     tracker = done.tracker
     return TrainResult(
         train_s=elapsed - done.val_s,
-        steps=steps,
+        steps=run.step,
         final_loss=done.records[-1].loss,
         loss_history=[record.loss for record in done.records],
         logs=[record.as_log() for record in done.records],
@@ -171,6 +196,9 @@ def _result(
         converged=verdict.converged,
         convergence_reason=verdict.reason,
         val_s=done.val_s,
+        learned=learning.learned,
+        learned_reason=learning.reason,
+        baseline=None if done.baseline is None else done.baseline.value,
     )
 
 
@@ -229,4 +257,4 @@ def train(
         )
         start = time.perf_counter()
         done = _run_epochs(run, loader, validation)
-    return _result(done, run.step, time.perf_counter() - start, config, validation)
+    return _result(done, time.perf_counter() - start, run, validation)

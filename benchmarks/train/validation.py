@@ -5,13 +5,16 @@ it scores the model on the validation loader with :func:`benchmarks.train.evalua
 feeds the metric to a :class:`BestTracker`, keeps a CPU copy of the weights whenever the
 metric is the best so far, and stops once the tracker says patience has run out. The
 metric improves the way the task's primary metric says (higher for mIoU, mAP, top-1).
+Each validation also reads the task's trivial baseline from the evaluator that scored it
+(:meth:`benchmarks.tasks.base.Task.baseline`), so "learned nothing" is judged against the
+very data the metric came from.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -20,11 +23,18 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from benchmarks.runtime.distributed import current_world_size
-from benchmarks.tasks.base import Task
+from benchmarks.tasks.base import Baseline, Task
 from benchmarks.train.config import TrainConfig
-from benchmarks.train.evaluate import evaluate
+from benchmarks.train.evaluate import score
 
-__all__ = ["BestTracker", "Validation", "cpu_state", "plain_module", "validation_metric"]
+__all__ = [
+    "BestTracker",
+    "Validation",
+    "ValidationScore",
+    "cpu_state",
+    "plain_module",
+    "validation_score",
+]
 
 
 @dataclass(frozen=True)
@@ -147,12 +157,20 @@ def _same_on_every_rank(value: float, device: torch.device) -> float:
     return tensor.item()
 
 
-def validation_metric(
+@dataclass(frozen=True)
+class ValidationScore:
+    """One validation: the followed metric, and the task's baseline on the same data."""
+
+    metric: float
+    baseline: Baseline | None
+
+
+def validation_score(
     model: nn.Module, task: Task, validation: Validation, config: TrainConfig
-) -> float:
-    """Score ``model`` on the validation loader and return the followed metric."""
+) -> ValidationScore:
+    """Score ``model`` on the validation loader: the followed metric and the baseline."""
     device = config.torch_device
-    metrics = evaluate(
+    scored = score(
         model,
         task,
         validation.loader,
@@ -160,10 +178,15 @@ def validation_metric(
         amp=config.amp,
         channels_last=config.channels_last,
     )
+    metrics = scored.metrics
     if validation.metric not in metrics:
         known = ", ".join(sorted(metrics))
         raise ValueError(
             f"validation metric {validation.metric!r} is not reported by the "
             f"{task.name} task (it reports: {known})"
         )
-    return _same_on_every_rank(float(metrics[validation.metric]), device)
+    metric = _same_on_every_rank(float(metrics[validation.metric]), device)
+    baseline = task.baseline(scored.evaluator)
+    if baseline is not None:
+        baseline = replace(baseline, value=_same_on_every_rank(baseline.value, device))
+    return ValidationScore(metric, baseline)

@@ -212,7 +212,9 @@ def _print_summary(summary: SweepSummary, run_dir: Path) -> None:
 
 
 def _describe_row(row: ResultRow | None) -> str:
-    """One line per finished job: its shown metrics, costs and flags, or why it failed."""
+    """One line per finished job: its shown metrics, costs and flags (not converged; learned
+    nothing: its best validation score was at the task's trivial baseline), or why it
+    failed."""
     from benchmarks.tasks import task_class
 
     if row is None:
@@ -229,6 +231,8 @@ def _describe_row(row: ResultRow | None) -> str:
         parts.append(f"best epoch {row.best_epoch}/{row.epochs_run}")
     if row.converged is False:
         parts.append("NOT CONVERGED")
+    if row.learned is False:
+        parts.append("LEARNED NOTHING")
     if row.timing_noisy:
         parts.append("timing noisy")
     return "ok: " + ", ".join(parts)

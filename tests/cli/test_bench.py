@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from benchmarks.data.splits import open_job_data
+from benchmarks.store.row import ResultRow
+from graphspec import load_spec
 from graphspec.cli import main
+from graphspec.cli.bench import _describe_row
 from tests import tiny_seg
 
 
@@ -71,6 +77,56 @@ def test_bench_writes_rows_weights_config_and_report(tmp_path: Path) -> None:
     assert _bench([spec], out) == 0
     again = pd.read_parquet(out / "results.parquet")
     assert len(again) == 1 and again.iloc[0]["finished_at"] == finished
+
+
+def test_a_run_that_learned_nothing_says_so(tmp_path: Path, capsys) -> None:
+    # At lr 1e-9 the weights keep their random start: every validation scores below the
+    # mIoU of answering the majority class everywhere.
+    spec = _spec(tmp_path, "frozen")
+    out = tmp_path / "run"
+    args = ["bench", str(spec), "--out", str(out), "--epochs", "1", "--limit", "16"]
+    assert main([*args, "--batch-size", "8", "--lr", "1e-9", "--no-report"]) == 0
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    # The baseline by hand, from the job's validation masks (same data, size, seed, limit).
+    size = (load_spec(spec).input.height, load_spec(spec).input.width)
+    val = open_job_data("shapes", size, 4, seed=0, limit=16, normalize="none", augment=False).val
+    masks = np.stack([val[i]["mask"].numpy() for i in range(len(val))]).ravel()
+    counts = np.bincount(masks[masks != 255], minlength=4)
+    baseline = counts.max() / counts.sum() / np.count_nonzero(counts)
+    reason = (
+        f"best miou {row['best_val']:.4f} <= {baseline + 0.01:.4f} = baseline {baseline:.4f} "
+        "(majority class everywhere) + margin 0.01"
+    )
+    assert (str(row["learned"]), row["learned_reason"]) == ("False", reason)
+    assert (str(row["converged"]), row["convergence_reason"]) == (
+        "False",
+        f"learned nothing: {reason}",
+    )
+    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("[1/1] frozen: ok"))
+    assert line.endswith("best epoch 1/1, NOT CONVERGED, LEARNED NOTHING") or line.endswith(
+        "best epoch 1/1, NOT CONVERGED, LEARNED NOTHING, timing noisy"
+    )
+
+
+def test_the_console_line_flags_a_run_that_learned_nothing() -> None:
+    row = ResultRow(
+        status="ok",
+        task="segmentation",
+        metrics={"miou": 0.013, "pixel_acc": 0.2},
+        gflops=0.042,
+        latency_ms=0.54,
+        train_s=0.2,
+        best_epoch=1,
+        epochs_run=2,
+        converged=False,
+        learned=False,
+    )
+    assert _describe_row(row) == (
+        "ok: mIoU 0.013, 0.042 GFLOPs, 0.54 ms, train 0 s, best epoch 1/2, NOT CONVERGED, "
+        "LEARNED NOTHING"
+    )
+    learned = dataclasses.replace(row, learned=True, converged=True)
+    assert _describe_row(learned).endswith("best epoch 1/2")
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch) -> None:

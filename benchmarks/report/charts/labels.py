@@ -30,12 +30,17 @@ _LABEL_OFFSETS = (
 )
 
 
+_NOTHING_COLOR = "#7f7f7f"
+"""Label colour of a run that learned nothing (its marker is a grey cross)."""
+
+
 def _overlaps(box: Bbox, others: list[Bbox]) -> bool:
     return any(box.overlaps(other) for other in others)
 
 
 def _annotate(ax: Axes, row: pd.Series, offset: tuple[int, int], weight: str) -> Annotation:
     dx, dy = offset
+    nothing = row.get("learned") is False  # drawn apart: a grey cross, a grey label
     return ax.annotate(
         row["label"],
         (row["x"], row["y"]),
@@ -44,6 +49,7 @@ def _annotate(ax: Axes, row: pd.Series, offset: tuple[int, int], weight: str) ->
         ha="left" if dx >= 0 else "right",
         fontsize=7,
         fontweight=weight,
+        color=_NOTHING_COLOR if nothing else "black",
     )
 
 
@@ -64,7 +70,8 @@ def _place_label(
 
 
 def place_labels(ax: Axes, points: pd.DataFrame, renderer: RendererBase) -> None:
-    """Label every point (columns ``label``, ``x``, ``y``, ``frontier``); frontier in bold.
+    """Label every point (columns ``label``, ``x``, ``y``, ``frontier``, optionally
+    ``learned``); frontier in bold, runs that learned nothing in grey.
 
     Each label tries a few offsets to avoid earlier labels and every marker; the axes
     limits must be final, since placement works in display coordinates.

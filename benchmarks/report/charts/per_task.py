@@ -3,9 +3,9 @@
 The report hands over one row per spec and setting (seeds already folded by
 :mod:`benchmarks.report.aggregate`); this module turns those rows into the points of
 :func:`benchmarks.report.charts.scatter.plot_tradeoff` (mean accuracy with its std,
-median latency with its IQR, convergence and timing flags) and writes the note shown
-under each chart, which names the runs that did not converge or were timed on a noisy
-machine.
+median latency with its IQR, convergence, learned and timing flags) and writes the note
+shown under each chart, which names the runs that learned nothing, did not converge or
+were timed on a noisy machine.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def _points(rows: pd.DataFrame, metric: Metric, cost: CostAxis) -> pd.DataFrame:
             "yerr": std,
             "xerr": pd.to_numeric(pd.Series(iqr, rows.index), errors="coerce") / 2,
             "converged": rows.get("converged", None),
+            "learned": rows.get("learned", None),
             "noisy": rows.get("timing_noisy", False) if on_latency else False,
         },
         index=rows.index,
@@ -50,8 +51,9 @@ def _is(values: pd.Series, flag: bool) -> pd.Series:
 
 
 def chart_note(points: pd.DataFrame, rows: pd.DataFrame) -> str:
-    """What the bars mean, and the runs drawn hollow (not converged) or with an orange edge
-    (noisy timing, with the reason); only for points the chart can show."""
+    """What the bars mean, and the runs drawn as grey crosses (learned nothing), hollow
+    (not converged) or with an orange edge (noisy timing, with the reason); only for
+    points the chart can show."""
     x, y = (pd.to_numeric(points[c], errors="coerce") for c in ("x", "y"))
     shown = points[np.isfinite(x) & (x > 0) & np.isfinite(y)]
     parts: list[str] = []
@@ -59,7 +61,14 @@ def chart_note(points: pd.DataFrame, rows: pd.DataFrame) -> str:
         parts.append("Vertical bars: ± one sample std over seeds.")
     if (pd.to_numeric(shown["xerr"], errors="coerce") > 0).any():
         parts.append("Horizontal bars: latency IQR, centred on the median.")
-    hollow = shown.loc[_is(shown["converged"], False), "label"].astype(str)
+    nothing = _is(shown.get("learned", pd.Series(None, shown.index, dtype=object)), False)
+    crossed = shown.loc[nothing, "label"].astype(str)
+    if len(crossed):
+        parts.append(
+            f"Grey crosses, learned nothing (best validation score at the task's trivial "
+            f"baseline; never on the frontier): {', '.join(crossed)}."
+        )
+    hollow = shown.loc[_is(shown["converged"], False) & ~nothing, "label"].astype(str)
     if len(hollow):
         parts.append(f"Hollow markers, not converged: {', '.join(hollow)}.")
     noisy = shown[_is(shown["noisy"], True)]
@@ -85,7 +94,8 @@ def task_charts(
 
     ``rows`` has one row per spec and setting with columns ``label``, ``setting``,
     ``_device``, the cost columns, each metric's mean and ``<metric>_std``, and optionally
-    ``latency_iqr_ms``, ``converged``, ``timing_noisy`` and ``timing_noise_reason``.
+    ``latency_iqr_ms``, ``converged``, ``learned``, ``timing_noisy`` and
+    ``timing_noise_reason``.
     """
     charts: list[Chart] = []
     for metric in metrics:

@@ -5,7 +5,8 @@ SVG output that can be inlined into HTML) do not crowd the table and document lo
 point is one spec and setting: its accuracy is the mean over seeds with a bar of one
 sample std, its latency the median with a bar spanning the IQR. Filled markers are runs
 that converged (or older runs that did not say); hollow markers did not converge; an
-orange edge marks a noisy timing. What goes on the axes lives in
+orange edge marks a noisy timing; a grey cross learned nothing (its best validation score
+was at the task's trivial baseline) and is kept off the frontier. What goes on the axes lives in
 :mod:`benchmarks.report.charts.axes`, label placement in :mod:`benchmarks.report.charts.labels`.
 """
 
@@ -38,6 +39,8 @@ _FRONTIER_COLOR = "#d62728"
 _POINT_COLOR = "#1f77b4"
 _NOISY_EDGE = "#ff7f0e"
 _BAR_COLOR = "#7f7f7f"
+_NOTHING_COLOR = "#7f7f7f"
+_NOTHING_MARKER = "x"
 
 
 def _draw_frontier(ax: Axes, points: pd.DataFrame) -> None:
@@ -88,14 +91,21 @@ def _pad_limits(ax: Axes, pts: pd.DataFrame) -> None:
 def _plottable(points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataFrame:
     """Points in display units that a log axis can show, flagged ``frontier`` when Pareto.
 
-    Missing optional columns get their neutral value (no bars, converged unknown, timing
-    not noisy). Empty when no row has a positive cost and an accuracy.
+    Missing optional columns get their neutral value (no bars, converged and learned
+    unknown, timing not noisy). Empty when no row has a positive cost and an accuracy.
+    Points that learned nothing are never on the frontier.
     """
     pts = points.copy()
-    for column, neutral in (("yerr", np.nan), ("xerr", np.nan), ("converged", None)):
+    for column, neutral in (
+        ("yerr", np.nan),
+        ("xerr", np.nan),
+        ("converged", None),
+        ("learned", None),
+    ):
         if column not in pts:
             pts[column] = neutral
     pts["converged"] = tri_state(pts["converged"])
+    pts["learned"] = tri_state(pts["learned"])
     pts["noisy"] = tri_state(pts.get("noisy", pd.Series(None, pts.index))).map(bool)
     pts["x"] = pd.to_numeric(pts["x"], errors="coerce") * cost.scale
     pts["xerr"] = pd.to_numeric(pts["xerr"], errors="coerce") * cost.scale
@@ -106,8 +116,14 @@ def _plottable(points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataF
         return pts
     pts = pts.reset_index(drop=True)
     sign = 1.0 if metric.higher_is_better else -1.0
-    pts["frontier"] = pareto_mask(pts["x"].to_numpy(), sign * pts["y"].to_numpy())
+    eligible = (~_nothing(pts)).to_numpy(bool)
+    pts["frontier"] = pareto_mask(pts["x"].to_numpy(), sign * pts["y"].to_numpy(), eligible)
     return pts
+
+
+def _nothing(pts: pd.DataFrame) -> pd.Series:
+    """Where a point learned nothing (False in ``learned``; None is unknown)."""
+    return pts["learned"].map(lambda state: state is False).astype(bool)
 
 
 def _draw_bars(ax: Axes, pts: pd.DataFrame) -> None:
@@ -152,9 +168,10 @@ def _scatter_settings(ax: Axes, pts: pd.DataFrame) -> list[Line2D]:
     """One marker shape per setting; returns the legend handles for the shapes used."""
     settings = list(dict.fromkeys(pts["setting"].astype(str)))
     handles: list[Line2D] = []
+    nothing = _nothing(pts)
     for k, setting in enumerate(settings):
         marker = _MARKERS[k % len(_MARKERS)]
-        group = pts[pts["setting"].astype(str) == setting]
+        group = pts[(pts["setting"].astype(str) == setting) & ~nothing]
         for on_front, part in group.groupby("frontier", sort=True):
             faces, edges, widths = _point_styles(part)
             ax.scatter(
@@ -169,7 +186,20 @@ def _scatter_settings(ax: Axes, pts: pd.DataFrame) -> list[Line2D]:
                 gid="frontier" if on_front else "points",
             )
         name = setting if len(settings) > 1 else "runs"
-        handles.append(_proxy(marker, _POINT_COLOR, _POINT_COLOR, name))
+        if len(group):  # a setting whose every run learned nothing has only crosses
+            handles.append(_proxy(marker, _POINT_COLOR, _POINT_COLOR, name))
+    if nothing.any():  # apart from every setting's shape: a cross, grey, under the others
+        apart = pts[nothing]
+        ax.scatter(
+            apart["x"],
+            apart["y"],
+            marker=_NOTHING_MARKER,
+            s=45,
+            c=_NOTHING_COLOR,
+            linewidths=1.5,
+            zorder=2.5,
+            gid="learned-nothing",
+        )
     return handles
 
 
@@ -191,8 +221,10 @@ def _legend(ax: Axes, pts: pd.DataFrame, handles: list[Line2D]) -> None:
     handles = list(handles)
     if pts["frontier"].any():
         handles.append(_proxy("o", _FRONTIER_COLOR, "black", "on frontier"))
-    if (pts["converged"].map(lambda state: state is False)).any():
+    if (pts["converged"].map(lambda state: state is False) & ~_nothing(pts)).any():
         handles.append(_proxy("o", "none", _POINT_COLOR, "not converged"))
+    if _nothing(pts).any():
+        handles.append(_proxy(_NOTHING_MARKER, _NOTHING_COLOR, _NOTHING_COLOR, "learned nothing"))
     if pts["noisy"].any():
         handles.append(_proxy("o", "white", _NOISY_EDGE, "noisy timing"))
     line_handles, _ = ax.get_legend_handles_labels()
@@ -230,9 +262,10 @@ def plot_tradeoff(
     ``points`` needs columns ``label`` (text beside the point), ``setting`` (marker group,
     e.g. image size / device; one group means one marker), ``x`` (raw cost) and ``y``
     (accuracy, a fraction); optional ``yerr`` (std of y), ``xerr`` (half the bar width, in
-    raw cost units), ``converged`` (True/False/None) and ``noisy`` (bool). Rows with a
-    non-positive or missing cost, or missing accuracy, are left out because they cannot be
-    placed on a log axis. Returns the written paths, or [] when nothing is left to draw.
+    raw cost units), ``converged`` and ``learned`` (True/False/None) and ``noisy`` (bool).
+    Rows with a non-positive or missing cost, or missing accuracy, are left out because
+    they cannot be placed on a log axis. Returns the written paths, or [] when nothing is
+    left to draw.
     """
     fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=100)
     try:

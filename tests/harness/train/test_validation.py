@@ -169,7 +169,36 @@ def test_early_stopping_after_patience_evaluations_without_a_rise() -> None:
             break
     assert stop is not None and result.stopped_early
     assert result.epochs_run == stop == len(result.history) < 20
-    assert result.converged and result.convergence_reason.startswith("early stopping: miou")
+    # Patience ran out on a plateau at the trivial answer: every validation scored the
+    # majority class everywhere. Early stopping alone used to call that converged.
+    baseline = hand_majority_miou(ShapesDataset("val", SIZE, num_classes=CLASSES, length=2))
+    assert result.baseline == pytest.approx(baseline, abs=1e-12)
+    assert metrics == pytest.approx([baseline] * len(metrics), abs=1e-12)
+    assert result.learned is False and not result.converged
+    reason = (
+        f"best miou {baseline:.4f} <= {baseline + 0.01:.4f} = baseline {baseline:.4f} "
+        "(majority class everywhere) + margin 0.01"
+    )
+    assert result.learned_reason == reason
+    assert result.convergence_reason == f"learned nothing: {reason}"
+
+
+def hand_majority_miou(dataset: ShapesDataset) -> float:
+    """The mIoU of predicting the most frequent mask class everywhere, from pixel counts:
+    that class's IoU is its share, the other classes present score 0."""
+    masks = torch.stack([dataset[i]["mask"] for i in range(len(dataset))]).numpy()
+    counts = np.bincount(masks.reshape(-1), minlength=CLASSES)
+    return counts.max() / counts.sum() / np.count_nonzero(counts)
+
+
+def test_a_run_that_left_the_baseline_learned() -> None:
+    # The 20-epoch run climbs off the majority-class plateau after epoch 12.
+    _, result, _ = shapes_run()
+    baseline = hand_majority_miou(ShapesDataset("val", SIZE, num_classes=CLASSES, length=2))
+    assert result.baseline == pytest.approx(baseline, abs=1e-12)
+    assert result.best_metric is not None and result.best_metric > baseline + 0.01
+    assert result.learned is True
+    assert result.learned_reason.startswith(f"best miou {result.best_metric:.4f} > ")
 
 
 def test_unknown_metric_names_the_known_ones() -> None:
