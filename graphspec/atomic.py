@@ -10,14 +10,27 @@ Disk faults (a full disk, a read-only folder, a path that is a file) surface as 
 and exit 1 instead of a traceback. The temp file is gone whatever happened.
 :func:`write_text_if_changed` leaves a file (and its mtime) alone when its content would not
 change, so resuming a finished run writes nothing.
+
+Names derived from user text (a spec file's stem, a spec's name, an image's stem) can be as
+long as a file name may be, and the harness adds prefixes and suffixes to them, so
+:func:`bounded_name` cuts such a name to a byte budget with a short hash of the whole, and
+a temp file's name is bounded the same way: a long target name never turns into a "File
+name too long" (a disk fault that would stop a sweep). A writer killed by SIGKILL leaves
+its temp file behind; :func:`remove_stale_temp_files` and :func:`remove_temp_files` sweep
+them (a killed writer cannot).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
+import hashlib
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -27,13 +40,21 @@ __all__ = [
     "WriteError",
     "atomic_write",
     "atomic_write_text",
+    "bounded_name",
     "ensure_dir",
     "is_disk_fault",
     "remove_stale_temp_files",
+    "remove_temp_files",
     "write_text_if_changed",
 ]
 
 _TMP_SUFFIX = ".tmp"
+TEMP_NAME_BYTES = 200
+"""Bytes of the target's name kept in its temp file's name: with the dot, mkstemp's 8
+random characters and ``.tmp`` the temp name stays under the 255-byte file-name limit."""
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$", re.DOTALL)
+"""What :func:`atomic_write`'s temp files are named: ``.NAME.XXXXXXXX.tmp``."""
+HASH_CHARS = 8
 
 DISK_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
 """errno values that mean the disk, not the job, is at fault: a sweep stops on them."""
@@ -67,6 +88,36 @@ def is_disk_fault(exc: BaseException) -> bool:
     OSError with a DISK_FAULTS errno raised by code that does not use :func:`atomic_write`.
     """
     return isinstance(exc, WriteError) or (isinstance(exc, OSError) and exc.errno in DISK_FAULTS)
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def bounded_name(name: str, limit: int, sep: str = "-") -> str:
+    """``name`` itself when its UTF-8 form has at most ``limit`` bytes, else its longest
+    prefix (whole characters) that fits with ``sep`` and 8 hex digits of the whole name's
+    sha256 appended.
+
+    A short name is never changed, so files named before this existed are found again; the
+    hash keeps two long names that share their first ``limit`` bytes apart.
+    """
+    if _utf8_size(name) <= limit:
+        return name
+    budget, used, head = limit - _utf8_size(sep) - HASH_CHARS, 0, []
+    for char in name:
+        used += _utf8_size(char)
+        if used > budget:
+            break
+        head.append(char)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
+    return f"{''.join(head)}{sep}{digest}"
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.NAME.`` with NAME bounded (:data:`TEMP_NAME_BYTES`): the start of every temp file
+    name of ``path``."""
+    return f".{bounded_name(path.name, TEMP_NAME_BYTES)}."
 
 
 def ensure_dir(path: str | os.PathLike[str]) -> Path:
@@ -125,7 +176,7 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], object], *, binary: bool
 
 def _write_replace(path: Path, write: Callable[[IO[Any]], object], binary: bool) -> None:
     """Temp file, fill, fsync, replace; the temp file is removed on any failure."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, _target_mode(path))
         mode = "wb" if binary else "w"
@@ -165,6 +216,34 @@ def remove_stale_temp_files(path: Path) -> None:
 
     Only safe while no other process is writing ``path`` (callers hold a lock).
     """
-    for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):
+    pattern = glob.escape(_temp_prefix(path)) + "*" + _TMP_SUFFIX
+    for stale in path.parent.glob(pattern):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
+
+
+def remove_temp_files(folder: Path, older_than_s: float = 0.0) -> list[Path]:
+    """Delete the temp files of :func:`atomic_write` in ``folder`` that were last written
+    more than ``older_than_s`` seconds ago; returns those deleted.
+
+    A writer writes its temp file until it renames it, so one left unchanged for a while
+    belongs to a writer that was killed; the age spares the temp files of another process
+    (a shard sharing the run folder) that is writing right now. Only regular files are
+    touched, and a folder that is missing or cannot be changed (a finished run resumed
+    read-only) is left as it is.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    deadline = time.time() - older_than_s
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime <= deadline:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed

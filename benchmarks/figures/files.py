@@ -2,7 +2,10 @@
 
 Shared by the report's accuracy-vs-cost charts (:mod:`benchmarks.report.charts.scatter`),
 its training curves (:mod:`benchmarks.report.charts.curves`) and ``graphspec val``'s
-pictures, so all are written, named and captioned the same way.
+pictures, so all are written, named and captioned the same way. A chart's file name is
+made of slugs of labels (a spec's name, a device), and a spec's name may be as long as a
+YAML string, so :func:`slug` cuts a long label with a hash of it: a name made of a few slugs
+stays far below the 255-byte file-name limit.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from graphspec.atomic import atomic_write  # noqa: E402
+from graphspec.atomic import atomic_write, bounded_name  # noqa: E402
 
-__all__ = ["Chart", "save_atomic", "save_figure", "slug"]
+__all__ = ["SLUG_MAX_BYTES", "Chart", "save_atomic", "save_figure", "slug"]
+
+SLUG_MAX_BYTES = 64
+"""The longest slug: longer labels are cut to it, a hash of the label included."""
 
 
 @dataclass
@@ -33,16 +39,20 @@ class Chart:
     note: str = ""
 
 
-def slug(text: str) -> str:
-    """File-name-safe form of a label (``cuda:0`` -> ``cuda_0``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
+def slug(text: str, limit: int = SLUG_MAX_BYTES) -> str:
+    """File-name-safe form of a label (``cuda:0`` -> ``cuda_0``), at most ``limit`` bytes:
+    a longer one is cut, with 8 hex digits of its hash, so two long labels that start
+    alike keep apart."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
+    return bounded_name(safe, limit)
 
 
 def save_figure(fig: Figure, out_stem: Path) -> tuple[Path, Path]:
-    """Write ``out_stem``.png and .svg; returns both paths."""
+    """Write ``out_stem``.png and .svg; returns both paths (the suffix is appended, so a
+    stem with a dot in it, ``v1.5``, keeps all of it)."""
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    png = out_stem.with_suffix(".png")
-    svg = out_stem.with_suffix(".svg")
+    png = out_stem.with_name(out_stem.name + ".png")
+    svg = out_stem.with_name(out_stem.name + ".svg")
     save_atomic(fig, png, dpi=120)
     # Text as <text> keeps the SVG small; a per-chart salt keeps element ids unique when
     # several SVGs are inlined into one HTML page.

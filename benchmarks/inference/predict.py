@@ -1,19 +1,26 @@
 """``graphspec predict``: a trained model on image files, pictures and COCO results out.
 
-Each image is read as RGB, resized (bilinear) to the graph's fixed input size, normalised
-as in training and run through :class:`~benchmarks.inference.tta.TTATask`; predictions are mapped
-back to the image's own size: segmentation logits are resized bilinearly before the
-argmax, detection boxes are scaled by the two size ratios. Outputs, for an image NAME:
-``NAME.png`` (overlay) and, for segmentation, ``NAME_mask.png`` (class indices); for
-detection one ``predictions.json`` in COCO results format and ``images.json`` (COCO image
-entries: ``id`` is the 1-based position in the sorted list of images).
+Each image is read as 8-bit RGB (:mod:`benchmarks.inference.images`: capped in pixels from
+its header, 16-bit and other modes scaled), resized (bilinear) to the graph's fixed input
+size, normalised as in training and run through :class:`~benchmarks.inference.tta.TTATask`;
+predictions are mapped back to the image's own size: segmentation logits are resized
+bilinearly before the argmax, detection boxes are scaled by the two size ratios. A
+detector's boxes are then thresholded: those scoring at least ``conf``, at most ``max_det``
+of them, best first (as Ultralytics' ``conf`` and ``max_det``), for the picture and the
+COCO results alike. Outputs, for an image whose names are planned as BASE
+(:mod:`benchmarks.inference.outputs`: never an input, never twice): ``BASE.png`` (overlay)
+and, for segmentation, ``BASE_mask.png`` (class indices); for detection one
+``predictions.json`` in COCO results format and ``images.json`` (COCO image entries: ``id``
+is the 1-based position in the sorted list of images). An image that cannot be read is
+skipped and reported; the others are still predicted.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,13 +29,27 @@ from PIL import Image
 
 from benchmarks.data.names import class_names
 from benchmarks.figures.overlay import save_mask, save_png
+from benchmarks.inference.images import IMAGE_SUFFIXES, ImageError, find_images, read_image
+from benchmarks.inference.limits import DEFAULT_CONF, DEFAULT_MAX_DET
 from benchmarks.inference.model import InferenceError, LoadedModel
+from benchmarks.inference.outputs import ImageOutputs, OutputPlan, plan_outputs
 from benchmarks.inference.tta import TTATask
-from graphspec.atomic import atomic_write_text
+from benchmarks.tasks.base import ImageResult
+from benchmarks.tasks.detection import Detections, DetectionTask
+from graphspec.atomic import atomic_write_text, ensure_dir
 
-__all__ = ["IMAGE_SUFFIXES", "Prediction", "find_images", "predict_images"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+__all__ = [
+    "DEFAULT_CONF",
+    "DEFAULT_MAX_DET",
+    "IMAGE_SUFFIXES",
+    "Prediction",
+    "PredictResult",
+    "Skipped",
+    "find_images",
+    "keep_confident",
+    "plan_outputs",
+    "predict_images",
+]
 
 
 @dataclass
@@ -41,20 +62,32 @@ class Prediction:
     detections: int  # detection only (0 for segmentation)
 
 
-def find_images(paths: list[str]) -> list[Path]:
-    """Image files named, or found (sorted) in the folders named."""
-    found: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise InferenceError(f"no such image or folder: {path}")
-    if not found:
-        raise InferenceError(f"no images found (expected {', '.join(IMAGE_SUFFIXES)} files)")
-    return found
+@dataclass(frozen=True)
+class Skipped:
+    """An image that was not predicted, and the one-line reason."""
+
+    image: Path
+    reason: str
+
+
+@dataclass
+class PredictResult:
+    """Every image predicted, and every image skipped (the command then exits 1)."""
+
+    done: list[Prediction] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def keep_confident(predictions: Detections, conf: float, max_det: int) -> Detections:
+    """Each image's detections scoring at least ``conf``, the ``max_det`` best, best first
+    (ties in their decoded order)."""
+    kept = []
+    for dets in predictions:
+        scores = dets["scores"]
+        order = torch.argsort(scores, descending=True, stable=True)
+        order = order[scores[order] >= conf][:max_det]
+        kept.append({key: value[order] for key, value in dets.items()})
+    return kept
 
 
 def _input(model: LoadedModel, image: Image.Image) -> torch.Tensor:
@@ -65,34 +98,74 @@ def _input(model: LoadedModel, image: Image.Image) -> torch.Tensor:
     return model.normalization.apply(resized)
 
 
-def predict_images(
-    model: LoadedModel, images: list[Path], out: Path, *, scales: tuple[float, ...], flip: bool
-) -> list[Prediction]:
-    """Predict every image and write its files under ``out`` (see the module docstring)."""
-    out.mkdir(parents=True, exist_ok=True)
-    tta = TTATask(model, scales, flip)
-    names = class_names(model.data, model.task.data_classes(model.spec))
-    done, results, entries, coco = [], [], [], False
-    for number, path in enumerate(images, start=1):
-        try:
-            image = Image.open(path).convert("RGB")
-        except OSError as exc:
-            raise InferenceError(f"cannot read image {path} ({exc})") from None
+@dataclass(frozen=True)
+class _Predictor:
+    """The model, its test-time views and the thresholds: one image's prediction."""
+
+    model: LoadedModel
+    tta: TTATask
+    names: list[str]
+    conf: float
+    max_det: int
+
+    def __call__(self, image: Image.Image) -> ImageResult:
         with torch.inference_mode():
-            prediction = tta.forward(model.net, {"image": _input(model, image)})
-        found = model.task.image_result(image, prediction, names)
-        overlay, mask_path = out / f"{path.stem}.png", None
-        if found.mask is not None:
-            mask_path = out / f"{path.stem}_mask.png"
-            save_mask(found.mask, mask_path)
-        save_png(found.overlay, overlay)
-        if found.detections is not None:  # a detector: COCO results for every image
-            coco = True
-            results += [{"image_id": number, **entry} for entry in found.detections]
-        width, height = image.size
-        entries.append({"id": number, "file_name": path.name, "width": width, "height": height})
-        done.append(Prediction(path, overlay, mask_path, len(found.detections or [])))
-    if coco:
-        atomic_write_text(out / "predictions.json", json.dumps(results, indent=1))
-        atomic_write_text(out / "images.json", json.dumps(entries, indent=1))
-    return done
+            prediction = self.tta.forward(self.model.net, {"image": _input(self.model, image)})
+        if isinstance(self.model.task, DetectionTask):
+            prediction = keep_confident(prediction, self.conf, self.max_det)
+        return self.model.task.image_result(image, prediction, self.names)
+
+
+def _check_thresholds(conf: float, max_det: int) -> None:
+    if not 0.0 <= conf <= 1.0:
+        raise InferenceError(f"bad --conf {conf!r} (expected a score from 0 to 1)")
+    if max_det < 1:
+        raise InferenceError(f"bad --max-det {max_det!r} (expected at least 1)")
+
+
+def predict_images(
+    model: LoadedModel,
+    plan: OutputPlan,
+    *,
+    scales: tuple[float, ...],
+    flip: bool,
+    conf: float = DEFAULT_CONF,
+    max_det: int = DEFAULT_MAX_DET,
+) -> PredictResult:
+    """Predict every image of ``plan`` and write its files (see the module docstring)."""
+    _check_thresholds(conf, max_det)
+    ensure_dir(plan.out)
+    names = class_names(model.data, model.task.data_classes(model.spec))
+    predict = _Predictor(model, TTATask(model, scales, flip), list(names), conf, max_det)
+    result, coco, entries = PredictResult(), [], []
+    for number, item in enumerate(plan.items, start=1):
+        try:
+            image = read_image(item.image)
+        except ImageError as exc:
+            result.skipped.append(Skipped(item.image, str(exc)))
+            continue
+        done, found = _write(item, predict(image))
+        result.done.append(done)
+        if found is not None:  # a detector: COCO results for every image
+            coco += [{"image_id": number, **entry} for entry in found]
+            width, height = image.size
+            entries.append(
+                {"id": number, "file_name": item.image.name, "width": width, "height": height}
+            )
+    if entries:
+        atomic_write_text(plan.out / "predictions.json", json.dumps(coco, indent=1))
+        atomic_write_text(plan.out / "images.json", json.dumps(entries, indent=1))
+    return result
+
+
+def _write(
+    item: ImageOutputs, found: ImageResult
+) -> tuple[Prediction, list[dict[str, Any]] | None]:
+    """Save one image's overlay (and mask): what was written, and its COCO entries."""
+    mask = None
+    if found.mask is not None:
+        mask = item.mask
+        save_mask(found.mask, mask)
+    save_png(found.overlay, item.overlay)
+    done = Prediction(item.image, item.overlay, mask, len(found.detections or []))
+    return done, found.detections

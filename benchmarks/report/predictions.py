@@ -4,13 +4,17 @@ per-class table, read from the files the job left in its folder
 
 The strip is copied next to the report (report.md links it; report.html embeds it as a
 data URI, so that file stays self-contained). A run from before these files existed, or
-whose files cannot be read, simply has no prediction section.
+whose files cannot be read, simply has no prediction section. Only a job's own files are
+read: a strip or table that is a symlink, or leads out of the run folder, is left out
+(:meth:`~benchmarks.store.layout.JobFolder.own_file`), since report.html is made to be
+shared and would carry whatever such a link points at. The copy's name is one slug
+(:func:`~benchmarks.figures.files.slug`) of the task, the row's label and the job folder,
+bounded like every chart name.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +24,15 @@ import pandas as pd
 from benchmarks.figures.files import slug
 from benchmarks.report.content import Section
 from benchmarks.report.format import DASH, text
-from benchmarks.store.layout import find_job_folder
+from benchmarks.store.layout import JobFolder, find_job_folder
 from benchmarks.tasks import task_class
+from graphspec.atomic import atomic_write, ensure_dir
 
 __all__ = ["PredictionSection", "prediction_sections"]
 
 STRIP_NOTE = "Columns: input, ground truth, prediction (best weights), first validation images."
+STRIP_NAME_BYTES = 150
+"""The longest strip file name before ``.png``: a few of them fit any folder name."""
 
 
 @dataclass
@@ -36,8 +43,12 @@ class PredictionSection(Section):
     image: Path | None = None
 
 
-def _table(path: Path, column: str) -> tuple[list[str], list[list[str]]] | None:
-    """Headers and rows of a per_class.json; None when it cannot be read."""
+def _table(folder: JobFolder, column: str) -> tuple[list[str], list[list[str]]] | None:
+    """Headers and rows of the job's per_class.json; None when it cannot be read or is not
+    the job's own file."""
+    path = folder.per_class
+    if not folder.own_file(path):
+        return None
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
         rows = [
@@ -59,14 +70,18 @@ def prediction_sections(
     sections = []
     for _, row in rows.iterrows():
         folder = find_job_folder(run_dirs, row.get("spec_file"), row.get("job_key"))
-        if folder is None or not folder.predictions.is_file():
+        if folder is None or not folder.own_file(folder.predictions):
             continue
         heading = f"{task.capitalize()} predictions: {row['label']} (seed {text(row.get('seed'))})"
-        image = out_dir / f"{slug(task)}_predictions_{slug(row['label'])}_{folder.name}.png"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder.predictions, image)
+        stem = slug(f"{task}_predictions_{row['label']}_{folder.name}", STRIP_NAME_BYTES)
+        image = ensure_dir(out_dir) / f"{stem}.png"
+        try:
+            data = folder.predictions.read_bytes()
+        except OSError:
+            continue
+        atomic_write(image, lambda handle, data=data: handle.write(data), binary=True)
         section = PredictionSection(heading=heading, summary=STRIP_NOTE, image=image)
-        table = _table(folder.per_class, f"{column} (test)")
+        table = _table(folder, f"{column} (test)")
         if table is not None:
             section.headers, section.rows = table
         sections.append(section)

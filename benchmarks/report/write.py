@@ -6,7 +6,9 @@ a sample std per spec and setting (:mod:`benchmarks.report.aggregate`); accuracy
 [0, 1] throughout. The content is built once (:mod:`benchmarks.report.sections`) and
 rendered by :mod:`benchmarks.report.markdown` and :mod:`benchmarks.report.html`, so the
 two files cannot drift apart. This module writes the report's files; reading and merging
-results is :mod:`benchmarks.store.read`.
+results is :mod:`benchmarks.store.read`. The report folder must be a real folder: a
+``report`` symlink in a run folder someone shared would have the report (and its charts)
+written wherever it points, so it is refused in one line.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from benchmarks.report.sections import build_sections
 from benchmarks.store.layout import RunFolder
 from benchmarks.store.protocol import read_protocol
 from benchmarks.store.read import MergedResults, merge_results, read_results, run_dir_of
-from graphspec.atomic import atomic_write, atomic_write_text, ensure_dir
+from graphspec.atomic import WriteError, atomic_write, atomic_write_text, ensure_dir
 
 __all__ = ["report_is_current", "write_report"]
 
@@ -50,8 +52,10 @@ def write_report(
     for several, the settings they differ in) and their ``jobs/*/history.csv`` the training
     curves (default: the run directory of ``results`` when it is a path, else none).
     ``tolerance`` (an accuracy fraction, 0.01 = one point) picks the cheap alternative named
-    in the winner line. Returns every written file keyed by its file name.
+    in the winner line. Returns every written file keyed by its file name. An ``out_dir``
+    that is a symlink is refused (:class:`~graphspec.atomic.WriteError`).
     """
+    _refuse_symlink(Path(out_dir))
     notes: list[str] = []
     if isinstance(results, MergedResults):
         results, notes = results.rows, results.notes
@@ -82,6 +86,15 @@ def write_report(
     written[md_path.name], written[html_path.name] = md_path, html_path
     written[SUMMARY_NAME] = _write_summary(df, out_dir / SUMMARY_NAME)
     return written
+
+
+def _refuse_symlink(out_dir: Path) -> None:
+    """A WriteError when ``out_dir`` is a symlink: the report is written into real folders
+    only, never through a link to somewhere else."""
+    if out_dir.is_symlink():
+        raise WriteError(
+            out_dir, "it is a symbolic link; remove it or give a real folder with --out"
+        )
 
 
 def report_is_current(run_dir: str | Path, out_dir: str | Path) -> bool:

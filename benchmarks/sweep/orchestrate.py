@@ -44,6 +44,7 @@ from benchmarks.store.layout import RunFolder
 from benchmarks.store.protocol import collect_protocol, write_protocol
 from benchmarks.store.row import ResultRow
 from benchmarks.store.settings import DEFAULT_SETTINGS, JobSettings
+from benchmarks.sweep.interrupts import InterruptGuard
 from benchmarks.sweep.plan import plan_jobs, select_shard
 from benchmarks.sweep.runner import (
     EXIT_OK,
@@ -202,7 +203,9 @@ def run_bench(
 
     ``on_event`` sees every job's progress on the main rank; ``on_finished`` is called there
     once the sweep is over, before the report is written (an interrupted sweep writes none).
-    A bad ``options.shard`` raises ValueError before anything runs.
+    A bad ``options.shard`` raises ValueError before anything runs. Ctrl-C or SIGTERM while
+    the report is written raise :class:`~benchmarks.sweep.interrupts.SweepInterrupted` (a
+    KeyboardInterrupt) once the report's temp files are removed; the rows are all kept.
     """
     run_dir = Path(options.out)
     planned = plan_jobs(files, [options.settings.as_json()], seeds=options.seeds)
@@ -236,5 +239,6 @@ def run_bench(
     report_dir = RunFolder(run_dir).report_dir
     if report_is_current(run_dir, report_dir):  # a resume that changed nothing
         return BenchOutcome(summary, report=report_dir / "report.html")
-    written = write_report(run_dir, report_dir, title=f"graphspec: {run_dir.name}")
+    with InterruptGuard():  # unwinds (temp files removed) instead of dying mid-write
+        written = write_report(run_dir, report_dir, title=f"graphspec: {run_dir.name}")
     return BenchOutcome(summary, report=written["report.html"])

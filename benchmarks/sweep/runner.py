@@ -22,7 +22,11 @@ What it guarantees:
   changes and damaged results files are repaired only when damaged
   (:meth:`ResultsStore.repair`);
 * ``select_shard`` splits one plan over several processes or machines (same run dir is fine:
-  the store locks around appends).
+  the store locks around appends);
+* temp files a writer killed by SIGKILL left (:func:`graphspec.atomic.remove_temp_files`)
+  are swept: at the start, in the run, report and job folders, those unchanged for
+  :data:`STALE_TEMP_S` (younger ones may be another shard's writes in progress), and a
+  job's own folder entirely just before the job runs (no other process writes there).
 """
 
 from __future__ import annotations
@@ -42,9 +46,18 @@ from benchmarks.store.plan_file import write_plan
 from benchmarks.store.results import ResultsStore
 from benchmarks.store.row import STATUS_FAILED, STATUS_OK, ResultRow
 from benchmarks.sweep.interrupts import InterruptGuard
-from graphspec.atomic import WriteError, atomic_write_text, ensure_dir, is_disk_fault
+from graphspec.atomic import (
+    WriteError,
+    atomic_write_text,
+    ensure_dir,
+    is_disk_fault,
+    remove_temp_files,
+)
 
 ERROR_MAX_CHARS = 500
+STALE_TEMP_S = 600.0
+"""Seconds a temp file must have been left unchanged before a sweep start removes it from a
+folder another shard may be writing to (its writes take seconds, not minutes)."""
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -157,6 +170,7 @@ def _write_traceback(job_dir: Path, exc: BaseException) -> None:
 def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> ResultRow:
     """Run one job; its row, a failed row if it raised (interrupts and disk faults propagate)."""
     ensure_dir(job_dir)
+    remove_temp_files(job_dir)  # an earlier attempt killed mid-write; this job owns the folder
     try:
         result = run_one(job, job_dir)
         if not isinstance(result, ResultRow):
@@ -170,6 +184,15 @@ def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> ResultRow:
             raise WriteError.wrap(exc.filename or job_dir, exc) from exc
         _write_traceback(job_dir, exc)
         return build_failed_row(job, exc)
+
+
+def sweep_stale_temp_files(run_dir: Path) -> list[Path]:
+    """Sweep the run folder, its report folder and every job folder of temp files left
+    unchanged for :data:`STALE_TEMP_S`; returns those removed."""
+    run = RunFolder(run_dir)
+    report = [] if run.report_dir.is_symlink() else [run.report_dir]  # not the run's own
+    folders = [run.path, *report, *(job.path for job in run.job_folders())]
+    return [path for folder in folders for path in remove_temp_files(folder, STALE_TEMP_S)]
 
 
 def run_sweep(
@@ -204,6 +227,7 @@ def run_sweep(
         try:
             ensure_dir(run_dir)
             store.repair()
+            sweep_stale_temp_files(run_dir)
             write_plan(run_dir, jobs if planned is None else list(planned))
             stored = store.statuses()
             for index, job in enumerate(jobs):

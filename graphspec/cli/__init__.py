@@ -5,7 +5,8 @@ The CLI parses arguments and formats output; the work is done by the spec langua
 (:mod:`graphspec`), the compiler and the harness (:mod:`benchmarks`). It is the only
 package that sees all three, and imports the latter two lazily so ``graphspec check`` stays
 quick. Bad input never shows a traceback: spec problems print as
-``file:line:col: key: message`` and set the exit code (:mod:`graphspec.cli.errors`).
+``file:line:col: key: message`` and set the exit code (:mod:`graphspec.cli.errors`); Ctrl-C
+and SIGTERM both stop a command with exit code 130 and no temp file left.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from graphspec.cli.errors import (
     describe_os_error,
     internal_error,
     one_line_warnings,
+    sigterm_as_interrupt,
 )
 from graphspec.cli.options import Parser
 from graphspec.cli.predict import add_predict_command
@@ -77,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with one_line_warnings():
+        with one_line_warnings(), sigterm_as_interrupt():
             return args.func(args)
     except SpecError as err:
         print(err, file=sys.stderr)

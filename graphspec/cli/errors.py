@@ -2,15 +2,20 @@
 
 Bad input never shows a traceback: spec problems print as ``file:line:col: key: message``
 (their own ``str``), other user-facing errors of the harness as ``error: message``, and the
-exit code says which kind of failure it was.
+exit code says which kind of failure it was. A stop by SIGTERM (a scheduler, ``kill``)
+unwinds like Ctrl-C (:func:`sigterm_as_interrupt`): temp files are removed and the exit code
+is 130, whatever the command was doing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
+from types import FrameType
 from typing import TextIO
 
 EXIT_OK = 0
@@ -19,6 +24,7 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 """The command line itself is wrong: bad option, missing path."""
 EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report Ctrl-C)."""
 
 
 def describe_error(exc: BaseException) -> str | None:
@@ -76,3 +82,29 @@ def one_line_warnings() -> Iterator[None]:
         original = warnings.showwarning
         warnings.showwarning = show
         yield
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Raise SIGTERM as KeyboardInterrupt in the main thread while the block runs.
+
+    By default SIGTERM ends the process at once (exit 143): every ``atomic_write`` in
+    progress leaves its temp file behind. As an exception it unwinds instead, so each
+    writer removes its temp file and the command exits 130, as for Ctrl-C. A sweep installs
+    its own handler (:class:`benchmarks.sweep.interrupts.InterruptGuard`) and restores this
+    one afterwards. Only the first SIGTERM is raised; later ones are ignored, so the
+    cleanup they would interrupt finishes (SIGKILL still stops the process).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt("interrupted by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.inference.limits import DEFAULT_CONF, DEFAULT_MAX_DET, MAX_IMAGE_PIXELS
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK
-from graphspec.cli.options import add_command
+from graphspec.cli.options import add_command, positive
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -27,6 +28,17 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flip", action="store_true", help="also average the mirrored images")
 
 
+def _score(text: str) -> float:
+    """A confidence from 0 to 1 (``--conf``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a score from 0 to 1, got {text!r}")
+    return value
+
+
 def add_predict_command(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub,
@@ -35,35 +47,66 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         description="Resize each image to the spec's fixed input size, predict, and map "
         "the prediction back to the image's size. Segmentation writes NAME.png (overlay) "
         "and NAME_mask.png (class indices); detection writes NAME.png (boxes) and "
-        "predictions.json (COCO results).",
+        "predictions.json (COCO results).\n\n"
+        "NAME is the image's stem; images that share a stem keep their suffix (a.png, "
+        "a.jpg -> a_png.png, a_jpg.png) and a name already written in this run gets _2, _3. "
+        "Nothing is written over an input image, and --out may not be (or be inside) an "
+        "input folder unless --exist-ok. Images (PNG, JPEG, BMP; 16-bit too) over "
+        f"{MAX_IMAGE_PIXELS / 1e6:g} megapixels, or that cannot be read, are skipped with "
+        "one line each, and the command then exits 1.",
         examples=[
             "graphspec predict runs/demo/jobs/JOB photos/ --out preds",
             "graphspec predict specs/segnet-small.yaml a.png --weights best.pt --out preds",
             "graphspec predict runs/demo/jobs/JOB a.png --scales 0.5,1,1.5 --flip --out tta",
+            "graphspec predict runs/det/jobs/JOB photos --conf 0.5 --max-det 20 --out b",
         ],
     )
     add_model_options(p)
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--exist-ok",
+        action="store_true",
+        help="allow --out to be, or be inside, an input folder (inputs are still never "
+        "written over)",
+    )
+    p.add_argument(
+        "--conf",
+        type=_score,
+        default=DEFAULT_CONF,
+        help="detection: keep boxes scoring at least this (as Ultralytics' conf)",
+    )
+    p.add_argument(
+        "--max-det",
+        type=positive,
+        default=DEFAULT_MAX_DET,
+        metavar="N",
+        help="detection: keep at most N boxes per image, the best scoring ones",
+    )
     p.set_defaults(func=cmd_predict)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from benchmarks.data import DataError
     from benchmarks.inference.model import InferenceError, load_model
-    from benchmarks.inference.predict import find_images, predict_images
+    from benchmarks.inference.predict import find_images, plan_outputs, predict_images
     from benchmarks.inference.tta import parse_scales
     from compiler.emit.weights import WeightsError
 
     try:
         scales = parse_scales(args.scales)
         images = find_images(args.images)
+        plan = plan_outputs(images, Path(args.out), named=args.images, exist_ok=args.exist_ok)
         model = load_model(args.model, args.weights, normalize=args.normalize)
-        done = predict_images(model, images, Path(args.out), scales=scales, flip=args.flip)
+        result = predict_images(
+            model, plan, scales=scales, flip=args.flip, conf=args.conf, max_det=args.max_det
+        )
     except (InferenceError, WeightsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    for item in done:
+    for item in result.done:
         extra = f", {item.detections} boxes" if item.mask is None else f", {item.mask.name}"
         print(f"{item.image} -> {item.overlay}{extra}")
-    return EXIT_OK
+    for skipped in result.skipped:
+        print(f"error: {skipped.reason} (skipped)", file=sys.stderr)
+    return EXIT_INVALID if result.skipped else EXIT_OK

@@ -55,7 +55,7 @@ def _group_curve(
     histories = []
     for _, row in seeds.iterrows():
         folder = find_job_folder(run_dirs, row.get("spec_file"), row.get("job_key"))
-        if folder is None or not folder.history.is_file():
+        if folder is None or not folder.own_file(folder.history):
             continue  # a run from before histories existed
         try:
             histories.append(read_history(folder.history))

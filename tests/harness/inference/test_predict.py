@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_segmentation_masks_have_the_original_size(tmp_path: Path) -> None:
 def test_detection_writes_coco_results(tmp_path: Path) -> None:
     spec = SPECS / "ssd-small.yaml"
     weights, images = _weights(spec, tmp_path), _images(tmp_path, (80, 100))
-    assert _predict(spec, weights, images, tmp_path / "plain") == 0
+    assert _predict(spec, weights, images, tmp_path / "plain", "--conf", "0.01") == 0
     plain = json.loads((tmp_path / "plain" / "predictions.json").read_text())
     entries = json.loads((tmp_path / "plain" / "images.json").read_text())
     assert [e["file_name"] for e in entries] == ["img0.png", "img1.png"]
@@ -85,34 +86,83 @@ def test_detection_writes_coco_results(tmp_path: Path) -> None:
         assert x + w <= 100 + 1e-3 and y + h <= 80 + 1e-3  # mapped back to the 100x80 image
         assert 0 < det["score"] <= 1
     assert Image.open(tmp_path / "plain" / "img0.png").size == (100, 80)
-    assert _predict(spec, weights, images, tmp_path / "tta", "--scales", "0.5,1", "--flip") == 0
+    tta_args = ("--scales", "0.5,1", "--flip", "--conf", "0.01")
+    assert _predict(spec, weights, images, tmp_path / "tta", *tta_args) == 0
     tta = json.loads((tmp_path / "tta" / "predictions.json").read_text())
     assert tta != plain
 
 
-def test_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
+def _best(entries: list[dict], conf: float, max_det: int) -> list[dict]:
+    """Each image's entries scoring at least ``conf``, the ``max_det`` best, by hand."""
+    kept = []
+    for image_id in sorted({e["image_id"] for e in entries}):
+        mine = [e for e in entries if e["image_id"] == image_id and e["score"] >= conf]
+        kept += sorted(mine, key=lambda e: -e["score"])[:max_det]
+    return kept
+
+
+def _key(entry: dict) -> tuple:
+    return (entry["image_id"], entry["score"], entry["category_id"], tuple(entry["bbox"]))
+
+
+def test_detection_conf_and_max_det_filter_what_is_drawn_and_written(tmp_path: Path) -> None:
+    spec = SPECS / "ssd-small.yaml"
+    weights, images = _weights(spec, tmp_path), _images(tmp_path, (80, 100))
+    assert _predict(spec, weights, images, tmp_path / "all", "--conf", "0", "--max-det", "999") == 0
+    every = json.loads((tmp_path / "all" / "predictions.json").read_text())
+    assert len([e for e in every if e["image_id"] == 1]) == 200  # decoding's top 200
+    scores = sorted({e["score"] for e in every})
+    # About half of them, half-way between two scores 1e-4 apart: the 5 decimals written
+    # cannot put a score on the other side of it.
+    upper = scores[len(scores) // 2 :]
+    low, high = next((a, b) for a, b in itertools.pairwise(upper) if b - a >= 1e-4)
+    conf = (low + high) / 2
+    for name, args, want in (
+        ("default", (), _best(every, 0.25, 100)),
+        ("conf", ("--conf", str(conf)), _best(every, conf, 100)),
+        ("top3", ("--conf", "0", "--max-det", "3"), _best(every, 0.0, 3)),
+    ):
+        assert _predict(spec, weights, images, tmp_path / name, *args) == 0
+        got = json.loads((tmp_path / name / "predictions.json").read_text())
+        assert sorted(map(_key, got)) == sorted(map(_key, want)), name
+    top3 = json.loads((tmp_path / "top3" / "predictions.json").read_text())
+    assert [e["score"] for e in top3 if e["image_id"] == 1] == sorted(
+        (e["score"] for e in every if e["image_id"] == 1), reverse=True
+    )[:3]
+
+
+def test_keep_confident_by_hand() -> None:
+    from benchmarks.inference.predict import keep_confident
+
+    boxes = torch.arange(20, dtype=torch.float32).reshape(5, 4)
+    found = [
+        {
+            "boxes": boxes,
+            "scores": torch.tensor([0.1, 0.9, 0.3, 0.25, 0.9]),
+            "labels": torch.tensor([1, 2, 3, 1, 2]),
+        }
+    ]
+    (kept,) = keep_confident(found, 0.25, 3)
+    # at least 0.25: indices 1, 4 (0.9, ties in decoded order), 2 (0.3), 3 (0.25); best 3
+    assert kept["scores"].tolist() == pytest.approx([0.9, 0.9, 0.3])
+    assert kept["labels"].tolist() == [2, 2, 3]
+    assert kept["boxes"].tolist() == [boxes[1].tolist(), boxes[4].tolist(), boxes[2].tolist()]
+    (none,) = keep_confident(found, 0.95, 3)
+    assert none["boxes"].shape == (0, 4) and none["labels"].tolist() == []
+
+
+def test_bad_conf_and_max_det_are_usage_errors(tmp_path: Path, capsys) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SEG)
-    images = _images(tmp_path, (32, 32))
-    assert main(["predict", str(spec), str(images), "--out", str(tmp_path / "o")]) == 1
-    assert "give its trained weights with --weights" in capsys.readouterr().err
-    weights = _weights(spec, tmp_path)
-    assert _predict(spec, weights, images, tmp_path / "o", "--scales", "0,1") == 1
-    assert "bad --scales '0,1'" in capsys.readouterr().err
-
-
-def test_voc_palette_and_unflip_by_hand() -> None:
-    from benchmarks.figures.overlay import palette
-    from benchmarks.tasks.base import View
-    from benchmarks.tasks.detection import YOLOTask
-    from graphspec import DetectionHead
-    from graphspec.schema import YOLOHead
-
-    colours = palette(16).tolist()  # the VOC devkit's colour map
-    assert colours[:4] == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
-    assert colours[15] == [192, 128, 128]  # VOC "person"
-    task = YOLOTask(YOLOHead(), DetectionHead("yolo", 1, grid=2, boxes=1), (10, 20))
-    found = [{"boxes": torch.tensor([[1.0, 2.0, 5.0, 6.0]]), "scores": torch.ones(1)}]
-    # Found on a mirrored 10 px wide view of a 10 x 20 image: x -> 10 - x, then x 2.
-    view = View(size=(10, 10), input_size=(10, 20), flipped=True)
-    assert task.unview(found, view)[0]["boxes"].tolist() == [[10.0, 2.0, 18.0, 6.0]]
+    for args, why in (
+        (("--conf", "1.5"), "argument --conf: expected a score from 0 to 1, got '1.5'"),
+        (("--conf", "x"), "argument --conf: expected a score from 0 to 1, got 'x'"),
+        (("--max-det", "0"), "argument --max-det: expected a positive integer, got '0'"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(["predict", str(spec), "a.png", "--out", "o", *args])
+        assert stop.value.code == 2
+        assert (
+            capsys.readouterr().err
+            == f"graphspec predict: error: {why} (see graphspec predict --help)\n"
+        )
