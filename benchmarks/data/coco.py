@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +54,26 @@ from benchmarks.data.common import (
     resize_rgb,
 )
 from benchmarks.data.holdout import check_holdout, holdout_part
+
+
+def _load_object(json_path: Path) -> dict[str, Any]:
+    """The annotation file's top-level JSON object."""
+    data = load_json(json_path)
+    if not isinstance(data, dict):
+        raise DataError(f"{json_path}: top level must be a JSON object")
+    return data
+
+
+def coco_class_names(path: str | os.PathLike[str]) -> list[str] | None:
+    """The class names of the COCO data at ``path``, as :class:`CocoDetection` numbers
+    them (background, then the train annotations' categories by id), read without its
+    images, for a model whose job did not record them; None when ``path`` is gone."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    json_path, _ = CocoDetection._locate(path, "train")
+    data = _load_object(json_path)
+    return ["background", *read_categories(Records(json_path, data, "categories"))[1]]
 
 
 class CocoDetection(Dataset[Sample]):
@@ -95,10 +116,7 @@ class CocoDetection(Dataset[Sample]):
         holdout = check_holdout(holdout)
         annotations = "train" if self.split == "val" else self.split
         self.json_path, self.image_roots = self._locate(Path(path), annotations)
-        data = load_json(self.json_path)
-        if not isinstance(data, dict):
-            raise DataError(f"{self.json_path}: top level must be a JSON object")
-
+        data = _load_object(self.json_path)
         self.category_ids, names = read_categories(Records(self.json_path, data, "categories"))
         label_of = {cat_id: i + 1 for i, cat_id in enumerate(self.category_ids)}
         k = len(self.category_ids)

@@ -5,6 +5,10 @@ Expected under ``root`` (e.g. ``VOCdevkit/VOC2012``)::
     JPEGImages/<id>.jpg
     SegmentationClass/<id>.png           palette PNG; pixel index = class id, 255 = border
     ImageSets/Segmentation/train.txt     one id per line (also val.txt, optional test.txt)
+    labelmap.txt                         optional: the class names (CVAT/Datumaro format)
+
+The class names are the folder's own when it has a ``labelmap.txt``
+(:mod:`benchmarks.data.labelmap`), else VOC's 21.
 
 Splits: ``test`` is ``test.txt`` or else ``val.txt`` (VOC ships no public test masks);
 ``train`` is ``train.txt``; ``val`` is a held-out part of ``train.txt`` chosen by the
@@ -39,6 +43,7 @@ from benchmarks.data.common import (
     resize_rgb,
 )
 from benchmarks.data.holdout import check_holdout, holdout_part
+from benchmarks.data.labelmap import read_labelmap
 
 VOC_CLASS_NAMES = (
     "background",
@@ -65,9 +70,10 @@ VOC_CLASS_NAMES = (
 )
 
 
-def _class_names(num_classes: int) -> list[str]:
-    """VOC names, truncated or padded with ``class_<i>`` for non-standard class counts."""
-    names = list(VOC_CLASS_NAMES[:num_classes])
+def _class_names(num_classes: int, own: list[str] | None) -> list[str]:
+    """The folder's own names (its ``labelmap.txt``), else VOC's; truncated or padded
+    with ``class_<i>`` to ``num_classes``."""
+    names = list((VOC_CLASS_NAMES if own is None else own)[:num_classes])
     names += [f"class_{i}" for i in range(len(names), num_classes)]
     return names
 
@@ -107,11 +113,11 @@ class VOCSegmentation(Dataset[Sample]):
         if num_classes < 2 or num_classes > IGNORE_INDEX:
             raise DataError(f"voc: num_classes must be 2..{IGNORE_INDEX}, got {num_classes}")
         self.num_classes = num_classes
-        self.class_names = _class_names(num_classes)
         limit = check_limit(limit)
         holdout = check_holdout(holdout)
 
         require_dir(self.root, "VOC root folder")
+        self.class_names = _class_names(num_classes, read_labelmap(self.root))
         self.image_dir = require_dir(self.root / "JPEGImages", "image folder")
         self.mask_dir = require_dir(self.root / "SegmentationClass", "mask folder")
         self.split_file = self._split_file()

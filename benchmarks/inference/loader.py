@@ -77,6 +77,7 @@ class JobRecord:
     spec_hash: str | None  # the spec's hash when the job ran (its row's); None: no row
     settings: JobSettings
     normalization: Normalization | None
+    class_names: tuple[str, ...] | None = None  # as trained, background first; None: older job
 
     @property
     def name(self) -> str:
@@ -125,6 +126,16 @@ def _normalization(value: object, where: Path) -> Normalization | None:
     raise InferenceError(f"{where}: 'normalization' is not name, mean and std")
 
 
+def _class_names(value: object, where: Path) -> tuple[str, ...] | None:
+    """``config.json``'s ``class_names``: None for a job folder from before bench recorded
+    them (the spec's, the data's or the built-in names serve then)."""
+    if value is None:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise InferenceError(f"{where}: 'class_names' is not a list of names")
+
+
 def _row_hash(job_dir: Path, spec_name: str) -> str | None:
     """The ``spec_hash`` of the row of the job in ``job_dir`` (resolved) in its run's
     results (the row whose spec stem and key name this folder); None without a readable
@@ -163,7 +174,8 @@ def read_job(job_dir: Path) -> JobRecord:
     run_dir = job_dir.resolve().parent.parent
     spec_file = resolve_spec_file(recorded, run_dir, spec_hash)
     normalization = _normalization(config.get("normalization"), where)
-    return JobRecord(job_dir, recorded, spec_file, spec_hash, settings, normalization)
+    names = _class_names(config.get("class_names"), where)
+    return JobRecord(job_dir, recorded, spec_file, spec_hash, settings, normalization, names)
 
 
 def _check_spec_file(job: JobRecord) -> None:

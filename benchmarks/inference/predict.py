@@ -11,8 +11,10 @@ COCO results alike. Outputs, for an image whose names are planned as BASE
 (:mod:`benchmarks.inference.outputs`: never an input, never twice): ``BASE.png`` (overlay)
 and, for segmentation, ``BASE_mask.png`` (class indices); for detection one
 ``predictions.json`` in COCO results format and ``images.json`` (COCO image entries: ``id``
-is the 1-based position in the sorted list of images). An image that cannot be read is
-skipped and reported; the others are still predicted.
+is the 1-based position in the sorted list of images). Overlays are labelled with the
+model's class names (:meth:`~benchmarks.inference.model.LoadedModel.class_names`: its job's
+record, its spec's, the data's). An image that cannot be read is skipped and reported; the
+others are still predicted.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from benchmarks.data.names import class_names
 from benchmarks.figures.overlay import save_mask, save_png
 from benchmarks.inference.images import IMAGE_SUFFIXES, ImageError, find_images, read_image
 from benchmarks.inference.limits import DEFAULT_CONF, DEFAULT_MAX_DET
@@ -135,8 +136,8 @@ def predict_images(
     """Predict every image of ``plan`` and write its files (see the module docstring)."""
     _check_thresholds(conf, max_det)
     ensure_dir(plan.out)
-    names = class_names(model.data, model.task.data_classes(model.spec))
-    predict = _Predictor(model, TTATask(model, scales, flip), list(names), conf, max_det)
+    names = model.class_names()
+    predict = _Predictor(model, TTATask(model, scales, flip), names, conf, max_det)
     result, coco, entries = PredictResult(), [], []
     for number, item in enumerate(plan.items, start=1):
         try:

@@ -20,7 +20,6 @@ from torch.utils.data import DataLoader
 
 from benchmarks.data import collate, make_dataset
 from benchmarks.data.holdout import DEFAULT_HOLDOUT
-from benchmarks.data.names import class_names
 from benchmarks.data.normalize import NormalizedDataset
 from benchmarks.figures.confusion import save_confusion_png
 from benchmarks.figures.pr_curves import save_pr_png
@@ -86,7 +85,9 @@ def validate_model(
     batch_size: int = 16,
     device: str = "cpu",
 ) -> ValResult:
-    """Score ``model`` on ``split`` of ``data`` (default: the data it was trained on)."""
+    """Score ``model`` on ``split`` of ``data`` (default: the data it was trained on).
+    The per-class numbers carry the model's class names on its own data, ``data``'s own
+    names on other data (:meth:`LoadedModel.class_names`)."""
     source = data or model.data
     holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT
     classes = model.task.data_classes(model.spec)
@@ -98,7 +99,7 @@ def validate_model(
     )
     tta = TTATask(model, scales, flip)
     scored = score(model.net, tta, loader, torch.device(device))
-    names = list(getattr(dataset, "class_names", None) or class_names(source, classes))
+    names = model.class_names(source, getattr(dataset, "class_names", None))
     metrics, evaluator = scored.metrics, scored.evaluator
     assert isinstance(evaluator, PerClassEvaluator)  # load_model admits such tasks only
     found = evaluator.per_class(names)

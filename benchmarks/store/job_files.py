@@ -4,11 +4,14 @@
 * ``last.pt``: the weights after the last epoch run;
 * ``history.csv``: one line per epoch (train loss, lr, val metric, seconds);
 * ``config.json``: the settings, the resolved recipe, the lr range test, normalisation
-  and augmentation, the encoder_init load report, the row and the training logs;
+  and augmentation, the encoder_init load report, the class names the job trained with
+  (``class_names``, background first: :func:`benchmarks.data.names.job_class_names`, so
+  ``val`` and ``predict`` label the model as the job did), the row and the training logs;
 * ``predictions.png``: the first validation images, their ground truth and the best
   weights' predictions (:mod:`benchmarks.job.predictions`);
 * ``per_class.json``: the best weights' per-class test numbers, a list of
-  ``{"index", "name", "value"}`` (IoU or COCO AP; ``null`` where undefined).
+  ``{"index", "name", "value"}`` (IoU or COCO AP; ``null`` where undefined), named with
+  the same class names.
 
 Both weight files are plain ``state_dict``s, so either can be named as another spec's
 ``encoder_init``. A job that failed (divergence included) writes none of them, so a broken
