@@ -3,7 +3,10 @@
 The benchmark sweep reports many (cost, score) points per task; the interesting ones are
 those no other model beats on both axes at once. Cost is minimised (GFLOPs, latency,
 parameters) and score is maximised (mIoU, mAP). Runs that learned nothing are kept off it
-(``eligible``): a score at the trivial baseline is no trade-off worth naming.
+(``eligible``): a score at the trivial baseline is no trade-off worth naming. So are runs
+whose timing was flagged noisy, on a frontier over a timed cost (latency), unless the
+caller allows them (``allow_noisy``): a latency measured on a busy machine is no cost to
+rank by. :func:`frontier_eligible` is the one place that says who may be on a frontier.
 """
 
 from __future__ import annotations
@@ -13,7 +16,37 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["pareto_mask", "pareto_frontier"]
+from benchmarks.report.aggregate import tri_state
+from benchmarks.report.charts.axes import CostAxis
+
+__all__ = ["frontier_eligible", "noisy_off_frontier", "pareto_frontier", "pareto_mask"]
+
+
+def _flag(rows: pd.DataFrame, column: str, state: bool) -> pd.Series:
+    """Where a True/False/None column holds ``state`` (False everywhere without it)."""
+    if column not in rows:
+        return pd.Series(False, index=rows.index, dtype=bool)
+    return tri_state(rows[column]).map(lambda value: value is state).astype(bool)
+
+
+def noisy_off_frontier(
+    rows: pd.DataFrame, cost: CostAxis | None, allow_noisy: bool = False
+) -> pd.Series:
+    """Where a row is kept off the frontier over ``cost`` for its noisy timing: only on a
+    timed axis (a noisy timing says nothing about GFLOPs or parameters), never when
+    ``allow_noisy``; rows that do not say (older runs) are not kept off."""
+    if cost is None or not cost.timed or allow_noisy:
+        return pd.Series(False, index=rows.index, dtype=bool)
+    return _flag(rows, "timing_noisy", True)
+
+
+def frontier_eligible(
+    rows: pd.DataFrame, cost: CostAxis | None, allow_noisy: bool = False
+) -> np.ndarray:
+    """Which rows may be on the frontier over ``cost`` (``eligible`` of :func:`pareto_mask`):
+    not those that learned nothing, nor those :func:`noisy_off_frontier` keeps off."""
+    kept_off = _flag(rows, "learned", False) | noisy_off_frontier(rows, cost, allow_noisy)
+    return (~kept_off).to_numpy(bool)
 
 
 def pareto_mask(

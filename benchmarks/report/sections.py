@@ -25,7 +25,7 @@ from benchmarks.report.content import ReportContent, Section
 from benchmarks.report.differences import RunProtocol, differing_settings
 from benchmarks.report.format import CHECK, CROSS, DASH, text
 from benchmarks.report.header import protocol_lines
-from benchmarks.report.pareto import pareto_mask
+from benchmarks.report.pareto import frontier_eligible, noisy_off_frontier, pareto_mask
 from benchmarks.report.predictions import prediction_sections
 from benchmarks.report.setting_text import setting_texts, variant_texts
 from benchmarks.report.tables import group_table, seed_table
@@ -71,12 +71,14 @@ def _primary_cost(groups: pd.DataFrame) -> CostAxis | None:
 @dataclass
 class _TaskData:
     """A task's metrics with values, its per-seed rows and its groups (one row per spec and
-    setting: mean ``acc`` of the primary metric, ``label``, ``pareto``), and the cost axis."""
+    setting: mean ``acc`` of the primary metric, ``label``, ``pareto``), the cost axis, and
+    whether runs with a noisy timing may be on a latency frontier."""
 
     metrics: tuple[Metric, ...]
     rows: pd.DataFrame
     groups: pd.DataFrame
     cost: CostAxis | None
+    allow_noisy: bool = False
 
 
 def _shown_metrics(task: str) -> tuple[Metric, ...]:
@@ -85,7 +87,7 @@ def _shown_metrics(task: str) -> tuple[Metric, ...]:
     return tuple(m for m in known.metrics if m.shown) if known else (FALLBACK_METRIC,)
 
 
-def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
+def _task_data(task: str, ok: pd.DataFrame, allow_noisy: bool) -> _TaskData:
     metrics = _shown_metrics(task)
     rows = ok.copy()
     for metric in metrics:
@@ -107,9 +109,9 @@ def _task_data(task: str, ok: pd.DataFrame) -> _TaskData:
     rows["variant"] = rows["group"].map(groups["variant"])
     cost = _primary_cost(groups)
     costs = groups[cost.column].to_numpy(float) if cost else np.full(len(groups), np.nan)
-    learned = groups["learned"].map(lambda state: state is not False).to_numpy(bool)
-    groups["pareto"] = pareto_mask(costs, groups["score"].to_numpy(float), learned)
-    return _TaskData(metrics, rows, groups, cost)
+    eligible = frontier_eligible(groups, cost, allow_noisy)
+    groups["pareto"] = pareto_mask(costs, groups["score"].to_numpy(float), eligible)
+    return _TaskData(metrics, rows, groups, cost, allow_noisy)
 
 
 def _notes(data: _TaskData) -> list[str]:
@@ -118,6 +120,13 @@ def _notes(data: _TaskData) -> list[str]:
         notes.append(
             f"{CHECK} = on the {primary.name}-vs-{data.cost.name} Pareto frontier of the mean "
             "over seeds: no other run is at least as cheap and at least as accurate."
+        )
+    kept_off = data.groups.loc[noisy_off_frontier(data.groups, data.cost, data.allow_noisy)]
+    if data.cost is not None and len(kept_off):
+        notes.append(
+            f"Noisy timing, kept off the {primary.name}-vs-{data.cost.name} Pareto frontier "
+            "(a latency measured on a busy machine is no cost to rank by; --allow-noisy "
+            f"keeps them on): {', '.join(kept_off['label'].astype(str))}."
         )
     if data.groups["converged"].map(lambda state: state is not None).any():
         notes.append(
@@ -133,23 +142,37 @@ def _notes(data: _TaskData) -> list[str]:
     return notes
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What the caller asked of every task's sections: the winner line's tolerance, the
+    run folders holding the jobs' files, whether noisy timings may be on a frontier."""
+
+    tolerance: float
+    run_dirs: tuple[Path, ...]
+    allow_noisy: bool
+
+
 def _task_sections(
-    task: str, ok: pd.DataFrame, out_dir: Path, tolerance: float, run_dirs: Sequence[Path]
+    task: str, ok: pd.DataFrame, out_dir: Path, options: _Options
 ) -> tuple[list[Section], str]:
     """A task's sections (charts written into ``out_dir``) and its winner line."""
-    data = _task_data(task, ok)
+    data = _task_data(task, ok, options.allow_noisy)
     primary = data.metrics[0]
-    winner = winner_sentence(task, data.groups, primary, data.cost, tolerance)
+    winner = winner_sentence(
+        task, data.groups, primary, data.cost, options.tolerance, allow_noisy=options.allow_noisy
+    )
     section = Section(heading=f"{task.capitalize()} ({primary.name})")
-    section.charts = task_charts(task, data.groups, data.metrics, data.cost, out_dir)
+    section.charts = task_charts(
+        task, data.groups, data.metrics, data.cost, out_dir, allow_noisy=options.allow_noisy
+    )
     if not section.charts:
         section.summary = f"No charts: no run has both a {primary.name} and a cost value."
-    curves = task_curves(task, data.groups, data.rows, run_dirs, out_dir)
+    curves = task_curves(task, data.groups, data.rows, options.run_dirs, out_dir, primary)
     if curves is not None:
         section.charts.append(curves)
     section.headers, section.rows = group_table(data.groups, data.metrics)
     section.notes = _notes(data)
-    predictions = prediction_sections(task, data.rows, run_dirs, out_dir)
+    predictions = prediction_sections(task, data.rows, options.run_dirs, out_dir)
     if int(data.groups["seeds"].max()) <= 1:
         return [section, *predictions], winner
     section.summary = (
@@ -185,10 +208,13 @@ def build_sections(
     run_dirs: Sequence[Path] = (),
     runs: Sequence[RunProtocol] = (),
     notes: Sequence[str] = (),
+    *,
+    allow_noisy: bool = False,
 ) -> ReportContent:
     """The protocol header, intro lines (counts, merge notes, one winner line per task) and
     sections; writes charts to ``out_dir``. ``run_dirs`` are searched for the jobs'
     history.csv; ``runs`` are the merged runs' protocols (the header says how they differ).
+    ``allow_noisy`` lets runs whose timing was flagged noisy onto latency frontiers.
 
     Tasks come in the order of :data:`benchmarks.tasks.TASKS`, unknown ones after them
     alphabetically; failed runs last.
@@ -206,9 +232,10 @@ def build_sections(
     order = list(dict.fromkeys(task.name for task in task_classes()))
     tasks = [t for t in order if t in set(ok_rows["task"])]
     tasks += sorted(set(ok_rows["task"]) - set(order))
+    options = _Options(tolerance, tuple(run_dirs), allow_noisy)
     for task in tasks:
         task_rows = ok_rows[ok_rows["task"] == task]
-        sections, winner = _task_sections(task, task_rows, out_dir, tolerance, run_dirs)
+        sections, winner = _task_sections(task, task_rows, out_dir, options)
         content.sections += sections
         content.intro.append(f"**Winner** – {winner}")
     if ok_rows.empty:

@@ -4,7 +4,9 @@ Only runs that learned something compete: a run whose best validation score was 
 task's trivial baseline is never named (the line says how many were left out, or that no
 run learned anything). A run that did not converge can still have the best mean; the line
 then says so and names the best run that did converge, so the report never crowns an
-unsettled run silently.
+unsettled run silently. When the cost is a timing (latency), runs whose timing was flagged
+noisy are not the cheap alternative (they are off the frontier the line reads; the caller
+may allow them), and the line says how many were left out of that comparison.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from benchmarks.report.charts.axes import CostAxis
 from benchmarks.report.format import number, with_spread
+from benchmarks.report.pareto import noisy_off_frontier
 from benchmarks.tasks import Metric
 
 __all__ = ["winner_sentence"]
@@ -82,12 +85,28 @@ def _left_out(scored: pd.DataFrame, learners: pd.DataFrame) -> str:
     return f"; {count} {runs} that learned nothing (at the trivial baseline) not ranked"
 
 
+def _noisy_left_out(scored: pd.DataFrame, cost: CostAxis, allow_noisy: bool) -> str:
+    """How many runs a noisy timing kept out of the cost comparison ('' when none)."""
+    count = int(noisy_off_frontier(scored, cost, allow_noisy).sum())
+    if not count:
+        return ""
+    runs = "run" if count == 1 else "runs"
+    return f"; {count} {runs} with a noisy timing not compared on {cost.name}"
+
+
 def winner_sentence(
-    task: str, groups: pd.DataFrame, metric: Metric, cost: CostAxis | None, tolerance: float
+    task: str,
+    groups: pd.DataFrame,
+    metric: Metric,
+    cost: CostAxis | None,
+    tolerance: float,
+    *,
+    allow_noisy: bool = False,
 ) -> str:
     """One sentence on a task's groups (columns ``label``, ``acc`` = mean primary metric,
     ``score`` = the same signed so that higher is better, ``acc_std``, ``seeds``, ``pareto``,
-    ``converged``, ``convergence_reason``, ``learned``, the cost)."""
+    ``converged``, ``convergence_reason``, ``learned``, the cost, ``timing_noisy``);
+    ``allow_noisy`` as the ``pareto`` column was made."""
     scored = groups[np.isfinite(groups["acc"])]
     if scored.empty:
         return f"{task.capitalize()}: no {metric.name} values among successful runs."
@@ -108,4 +127,5 @@ def winner_sentence(
     text += _converged_alternative(scored, best, metric)
     if cost is not None:
         text += _cheap_alternative(scored, best, cost, tolerance)
+        text += _noisy_left_out(scored, cost, allow_noisy)
     return text + left_out + "."

@@ -43,6 +43,7 @@ def write_report(
     title: str | None = None,
     tolerance: float = 0.01,
     run_dirs: Sequence[str | Path] | None = None,
+    allow_noisy: bool = False,
 ) -> dict[str, Path]:
     """Write charts (PNG+SVG), report.md and report.html into ``out_dir``.
 
@@ -52,7 +53,9 @@ def write_report(
     for several, the settings they differ in) and their ``jobs/*/history.csv`` the training
     curves (default: the run directory of ``results`` when it is a path, else none).
     ``tolerance`` (an accuracy fraction, 0.01 = one point) picks the cheap alternative named
-    in the winner line. Returns every written file keyed by its file name. An ``out_dir``
+    in the winner line. Runs whose timing was flagged noisy are kept off latency frontiers
+    (charts, the Pareto column and the winner line when latency is the cost) unless
+    ``allow_noisy``. Returns every written file keyed by its file name. An ``out_dir``
     that is a symlink is refused (:class:`~graphspec.atomic.WriteError`).
     """
     _refuse_symlink(Path(out_dir))
@@ -74,7 +77,7 @@ def write_report(
         if (protocol := read_protocol(run_dir_of(d))) is not None
     ]
     folders = [run_dir_of(d) for d in dirs]
-    content = build_sections(df, out_dir, tolerance, folders, runs, notes)
+    content = build_sections(df, out_dir, tolerance, folders, runs, notes, allow_noisy=allow_noisy)
 
     written: dict[str, Path] = {}
     for section in content.sections:
@@ -127,11 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run directories or results files")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--title", default=None)
+    parser.add_argument(
+        "--allow-noisy", action="store_true", help="let noisy timings onto latency frontiers"
+    )
     args = parser.parse_args(argv)
     merged = merge_results(args.runs)
     for note in merged.notes:
         print(f"note: {note}", file=sys.stderr)
-    written = write_report(merged, args.out, title=args.title, run_dirs=args.runs)
+    written = write_report(
+        merged, args.out, title=args.title, run_dirs=args.runs, allow_noisy=args.allow_noisy
+    )
     print(written["report.html"])
     return 0
 

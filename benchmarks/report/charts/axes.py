@@ -13,16 +13,22 @@ __all__ = ["COST_AXES", "CostAxis"]
 
 @dataclass(frozen=True)
 class CostAxis:
-    """A cost column and how to show it (``scale`` converts raw values to display units)."""
+    """A cost column and how to show it (``scale`` converts raw values to display units).
+
+    ``timed``: the cost is a timing measurement, which a busy machine can spoil (a row's
+    ``timing_noisy``); counted costs (GFLOPs, parameters) are the same on any machine. Only
+    on a timed axis do the latency IQR bars and the noisy-timing marks mean anything.
+    """
 
     column: str
     name: str
     axis_label: str
     scale: float = 1.0
+    timed: bool = False
 
 
 COST_AXES: tuple[CostAxis, ...] = (
     CostAxis("gflops", "GFLOPs", "Compute per image (GFLOPs, log scale)"),
-    CostAxis("latency_ms", "latency", "Latency, batch 1 (ms, log scale)"),
+    CostAxis("latency_ms", "latency", "Latency, batch 1 (ms, log scale)", timed=True),
     CostAxis("params", "params", "Parameters (millions, log scale)", scale=1e-6),
 )

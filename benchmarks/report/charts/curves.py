@@ -1,11 +1,14 @@
-"""Training curves: validation metric and training loss per epoch, one line per spec.
+"""Training curves: the validation metric and training loss per epoch, one line per spec.
 
 Every job folder ``RUN_DIR/jobs/<job dir>/`` holds a ``history.csv`` (columns epoch,
 train_loss, lr, val_metric, epoch_s). A final accuracy says nothing about whether a run
 had settled or was still climbing when it stopped; the curves do. One line is one spec and
 setting: the mean over its seeds, taken at each epoch over the seeds that ran it (early
 stopping ends seeds at different epochs) and, for the validation metric, that were
-validated at it (``--val-every``). A run that did not converge is drawn dashed.
+validated at it (``--val-every``). A run that did not converge is drawn dashed. The
+validation axis is named after the task's primary metric, the one validation follows, and
+epochs are whole numbers on both axes; the legend sits under the panels so that it never
+hides a line, with long labels shortened (the tables have them in full).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from benchmarks.figures.files import Chart, save_figure, slug  # noqa: E402
+from benchmarks.report.charts.labels import shortened  # noqa: E402
 from benchmarks.store.job_files import HistoryError, read_history  # noqa: E402
 from benchmarks.store.layout import find_job_folder  # noqa: E402
+from benchmarks.tasks import Metric  # noqa: E402
 
 __all__ = ["Curve", "group_curves", "task_curves"]
 
@@ -75,7 +81,8 @@ def _group_curve(
     )
 
 
-def _plot(curves: list[Curve], title: str, out_stem: Path) -> tuple[Path, Path]:
+def _plot(curves: list[Curve], metric: Metric, title: str, out_stem: Path) -> tuple[Path, Path]:
+    """Both panels, the legend under them; the validation axis says which metric it is."""
     fig, (val_ax, loss_ax) = plt.subplots(1, 2, figsize=(10.0, 4.2), dpi=100)
     try:
         for k, curve in enumerate(curves):
@@ -86,19 +93,29 @@ def _plot(curves: list[Curve], title: str, out_stem: Path) -> tuple[Path, Path]:
                 curve.val_metric[validated],
                 marker="o",
                 markersize=3,
-                label=curve.label,
+                label=shortened(curve.label),
                 **style,
             )
             trained = np.isfinite(curve.train_loss)
             loss_ax.plot(curve.epochs[trained], curve.train_loss[trained], **style)
-        # The metric early stopping follows (val_metric), a fraction like every accuracy.
-        val_ax.set(xlabel="epoch", ylabel="validation metric (fraction)")
+        # val_metric is the task's primary metric: validation and early stopping follow it.
+        val_ax.set(xlabel="epoch", ylabel=f"validation {metric.axis_label}")
         loss_ax.set(xlabel="epoch", ylabel="training loss")
         for ax in (val_ax, loss_ax):
             ax.grid(True, alpha=0.3)
-        val_ax.legend(fontsize=7, framealpha=0.8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
         fig.suptitle(title)
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.88, wspace=0.22)
+        handles, labels = val_ax.get_legend_handles_labels()
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncols=min(len(labels), 4),
+            fontsize=8,
+            frameon=False,
+        )
         return save_figure(fig, out_stem)
     finally:
         plt.close(fig)
@@ -129,14 +146,16 @@ def task_curves(
     seed_rows: pd.DataFrame,
     run_dirs: Sequence[Path],
     out_dir: Path,
+    metric: Metric,
 ) -> Chart | None:
-    """``<task>_training_curves``.png/.svg with the :func:`group_curves` of the task; None
-    when no job of the task left a history."""
+    """``<task>_training_curves``.png/.svg with the :func:`group_curves` of the task, its
+    validation axis named after ``metric`` (the task's primary one); None when no job of
+    the task left a history."""
     curves, problems = group_curves(groups, seed_rows, run_dirs)
     if not curves:
         return None
     title = f"{task.capitalize()}: training curves"
-    png, svg = _plot(curves, title, out_dir / f"{slug(task)}_training_curves")
+    png, svg = _plot(curves, metric, title, out_dir / f"{slug(task)}_training_curves")
     notes = []
     if any(curve.seeds > 1 for curve in curves):
         notes.append("Lines: mean over the seeds that reached each epoch.")

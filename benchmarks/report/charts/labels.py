@@ -1,7 +1,9 @@
 """Point labels for the scatter charts, placed so they avoid each other and the markers.
 
 Greedy in order of x: good enough for the tens of points a sweep produces, and keeps the
-chart readable without an extra dependency such as adjustText.
+chart readable without an extra dependency such as adjustText. A spec's name may be as long
+as a YAML string, so a long label is shortened in the middle (:func:`shortened`): its start
+and its settings suffix stay, the tables keep the whole name.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from matplotlib.backend_bases import RendererBase
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
-__all__ = ["place_labels"]
+__all__ = ["LABEL_CHARS", "place_labels", "shortened"]
+
+LABEL_CHARS = 40
+"""The longest label a chart shows: about a third of a chart's width at its label size."""
 
 # Candidate label offsets in points, tried in order until one does not overlap.
 _LABEL_OFFSETS = (
@@ -34,6 +39,15 @@ _NOTHING_COLOR = "#7f7f7f"
 """Label colour of a run that learned nothing (its marker is a grey cross)."""
 
 
+def shortened(label: str, limit: int = LABEL_CHARS) -> str:
+    """``label``, or its first and last characters around an ellipsis when it is longer
+    than ``limit`` (the end keeps a setting such as ``lr=0.01 128px`` readable)."""
+    if len(label) <= limit:
+        return label
+    tail = (limit - 1) // 2
+    return label[: limit - 1 - tail] + "…" + label[len(label) - tail :]
+
+
 def _overlaps(box: Bbox, others: list[Bbox]) -> bool:
     return any(box.overlaps(other) for other in others)
 
@@ -42,7 +56,7 @@ def _annotate(ax: Axes, row: pd.Series, offset: tuple[int, int], weight: str) ->
     dx, dy = offset
     nothing = row.get("learned") is False  # drawn apart: a grey cross, a grey label
     return ax.annotate(
-        row["label"],
+        shortened(str(row["label"])),
         (row["x"], row["y"]),
         xytext=(dx, dy),
         textcoords="offset points",

@@ -4,9 +4,11 @@ Kept apart from ``report.py`` so the drawing details (markers, error bars, label
 SVG output that can be inlined into HTML) do not crowd the table and document logic. A
 point is one spec and setting: its accuracy is the mean over seeds with a bar of one
 sample std, its latency the median with a bar spanning the IQR. Filled markers are runs
-that converged (or older runs that did not say); hollow markers did not converge; an
-orange edge marks a noisy timing; a grey cross learned nothing (its best validation score
-was at the task's trivial baseline) and is kept off the frontier. What goes on the axes lives in
+that converged (or older runs that did not say); hollow markers in the point's colour (blue,
+red on the frontier) did not converge; hollow orange markers were timed on a noisy machine
+(the caller keeps them off a latency frontier: ``eligible``); a grey cross learned nothing
+(its best validation score was at the task's trivial baseline) and is kept off the
+frontier. What goes on the axes lives in
 :mod:`benchmarks.report.charts.axes`, label placement in :mod:`benchmarks.report.charts.labels`.
 """
 
@@ -37,7 +39,7 @@ __all__ = ["draw_tradeoff", "plot_tradeoff"]
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 _FRONTIER_COLOR = "#d62728"
 _POINT_COLOR = "#1f77b4"
-_NOISY_EDGE = "#ff7f0e"
+_NOISY_COLOR = "#ff7f0e"
 _BAR_COLOR = "#7f7f7f"
 _NOTHING_COLOR = "#7f7f7f"
 _NOTHING_MARKER = "x"
@@ -92,8 +94,9 @@ def _plottable(points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataF
     """Points in display units that a log axis can show, flagged ``frontier`` when Pareto.
 
     Missing optional columns get their neutral value (no bars, converged and learned
-    unknown, timing not noisy). Empty when no row has a positive cost and an accuracy.
-    Points that learned nothing are never on the frontier.
+    unknown, timing not noisy, eligible). Empty when no row has a positive cost and an
+    accuracy. Points that learned nothing, or that are not ``eligible``, are never on the
+    frontier.
     """
     pts = points.copy()
     for column, neutral in (
@@ -101,11 +104,13 @@ def _plottable(points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataF
         ("xerr", np.nan),
         ("converged", None),
         ("learned", None),
+        ("eligible", True),
     ):
         if column not in pts:
             pts[column] = neutral
     pts["converged"] = tri_state(pts["converged"])
     pts["learned"] = tri_state(pts["learned"])
+    pts["eligible"] = tri_state(pts["eligible"]).map(lambda state: state is not False)
     pts["noisy"] = tri_state(pts.get("noisy", pd.Series(None, pts.index))).map(bool)
     pts["x"] = pd.to_numeric(pts["x"], errors="coerce") * cost.scale
     pts["xerr"] = pd.to_numeric(pts["xerr"], errors="coerce") * cost.scale
@@ -116,7 +121,7 @@ def _plottable(points: pd.DataFrame, cost: CostAxis, metric: Metric) -> pd.DataF
         return pts
     pts = pts.reset_index(drop=True)
     sign = 1.0 if metric.higher_is_better else -1.0
-    eligible = (~_nothing(pts)).to_numpy(bool)
+    eligible = (~_nothing(pts) & pts["eligible"].astype(bool)).to_numpy(bool)
     pts["frontier"] = pareto_mask(pts["x"].to_numpy(), sign * pts["y"].to_numpy(), eligible)
     return pts
 
@@ -146,16 +151,18 @@ def _draw_bars(ax: Axes, pts: pd.DataFrame) -> None:
 
 
 def _point_styles(group: pd.DataFrame) -> tuple[list[str], list[str], list[float]]:
-    """Face colours, edge colours and edge widths: hollow when not converged, orange edge
-    when the timing is noisy, red for frontier points."""
+    """Face colours, edge colours and edge widths: red for frontier points; hollow when
+    not converged (edged in that colour) or when the timing is noisy (edged in orange, so
+    the two reasons for a hollow marker read apart)."""
     faces, edges, widths = [], [], []
     for _, row in group.iterrows():
         colour = _FRONTIER_COLOR if row["frontier"] else _POINT_COLOR
-        faces.append("none" if row["converged"] is False else colour)
+        hollow = row["noisy"] or row["converged"] is False
+        faces.append("none" if hollow else colour)
         if row["noisy"]:
-            edges.append(_NOISY_EDGE)
-            widths.append(2.0)
-        elif row["converged"] is False:  # hollow: the edge is all there is to see
+            edges.append(_NOISY_COLOR)
+            widths.append(1.8)
+        elif hollow:  # the edge is all there is to see
             edges.append(colour)
             widths.append(1.5)
         else:
@@ -225,8 +232,11 @@ def _legend(ax: Axes, pts: pd.DataFrame, handles: list[Line2D]) -> None:
         handles.append(_proxy("o", "none", _POINT_COLOR, "not converged"))
     if _nothing(pts).any():
         handles.append(_proxy(_NOTHING_MARKER, _NOTHING_COLOR, _NOTHING_COLOR, "learned nothing"))
-    if pts["noisy"].any():
-        handles.append(_proxy("o", "white", _NOISY_EDGE, "noisy timing"))
+    noisy = pts["noisy"] & ~_nothing(pts)
+    if noisy.any():
+        kept_off = not pts.loc[noisy, "eligible"].astype(bool).all()
+        name = "noisy timing, off frontier" if kept_off else "noisy timing"
+        handles.append(_proxy("o", "none", _NOISY_COLOR, name))
     line_handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + line_handles, loc="best", fontsize=8, framealpha=0.8)
 
@@ -262,7 +272,8 @@ def plot_tradeoff(
     ``points`` needs columns ``label`` (text beside the point), ``setting`` (marker group,
     e.g. image size / device; one group means one marker), ``x`` (raw cost) and ``y``
     (accuracy, a fraction); optional ``yerr`` (std of y), ``xerr`` (half the bar width, in
-    raw cost units), ``converged`` and ``learned`` (True/False/None) and ``noisy`` (bool).
+    raw cost units), ``converged`` and ``learned`` (True/False/None), ``noisy`` (bool) and
+    ``eligible`` (False: never on the frontier, e.g. a noisy timing on a latency chart).
     Rows with a non-positive or missing cost, or missing accuracy, are left out because
     they cannot be placed on a log axis. Returns the written paths, or [] when nothing is
     left to draw.
@@ -275,7 +286,7 @@ def plot_tradeoff(
         ax.set_title(title)
         # Fixed margins instead of tight_layout, and no draw before placing labels: limits are
         # set explicitly so the data transform is already final. Each full layout pass costs
-        # about as much as saving the figure.
+        # about as much as saving the figure; save_figure crops to what is drawn instead.
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.1, top=0.93)
         place_labels(ax, pts, fig.canvas.get_renderer())
         return list(save_figure(fig, out_stem))

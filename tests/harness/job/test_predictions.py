@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -32,6 +33,28 @@ def _job(out: Path) -> Path:
     return folder
 
 
+def _check_strip(path: Path) -> None:
+    """A strip of 32 px inputs: 4 rows of 3 tiles enlarged 4 times (128 px, at least the
+    128 px a tile must have), 2 px apart, then 2 px and the legend band under them."""
+    with Image.open(path) as strip:
+        assert strip.format == "PNG"
+        pixels = np.asarray(strip.convert("RGB"))
+    tile, gap = 4 * 32, 2
+    grid_height = 4 * tile + 3 * gap
+    assert pixels.shape[1] == 3 * tile + 2 * gap
+    band = pixels[grid_height + gap :]
+    assert len(band) > 12  # room for a line of class names
+    assert (pixels[grid_height : grid_height + gap] == 255).all()  # the gap above the band
+    assert (pixels[:grid_height, tile : tile + gap] == 255).all()  # between the columns
+    picture = pixels[:tile, :tile]  # the input, enlarged nearest-neighbour...
+    assert np.array_equal(picture, picture[::4, ::4].repeat(4, axis=0).repeat(4, axis=1))
+    # ...with no legend on it (the per-tile legend drew black boxes at the top left) ...
+    truth = pixels[:tile, tile + gap : 2 * tile + gap]
+    assert (truth[:24, :40] == 0).all(axis=-1).mean() < 0.05
+    # ...and the legend under them, in the classes' colours (VOC palette: 1 dark red).
+    assert ((band == (128, 0, 0)).all(axis=-1)).any()
+
+
 def _mean_defined(entries: list[dict]) -> float:
     values = [e["value"] for e in entries if e["value"] is not None]
     return sum(values) / len(values)
@@ -42,10 +65,7 @@ def test_segmentation_job_leaves_strip_and_per_class(tmp_path: Path) -> None:
     spec.write_text(TINY_SEG)
     row = _bench(spec, tmp_path / "run")
     folder = _job(tmp_path / "run")
-    with Image.open(folder / "predictions.png") as strip:
-        assert strip.format == "PNG"
-        # 3 columns (input, truth, prediction) of 32 px; 4 rows (min(4, 8 val images)).
-        assert strip.size == (3 * 32, 4 * 32)
+    _check_strip(folder / "predictions.png")  # 4 rows: min(4, 8 val images)
     entries = json.loads((folder / "per_class.json").read_text())
     assert [e["index"] for e in entries] == [0, 1, 2]
     assert entries[0]["name"] == "background"
@@ -65,8 +85,7 @@ def test_segmentation_job_leaves_strip_and_per_class(tmp_path: Path) -> None:
 def test_detection_per_class_mean_is_map(tmp_path: Path) -> None:
     row = _bench(RUNNABLE / "det_ssd_ok.yaml", tmp_path / "run")
     folder = _job(tmp_path / "run")
-    with Image.open(folder / "predictions.png") as strip:
-        assert strip.size == (3 * 32, 4 * 32)
+    _check_strip(folder / "predictions.png")
     entries = json.loads((folder / "per_class.json").read_text())
     assert [e["index"] for e in entries] == [1, 2, 3]  # classes: 3, background not scored
     defined = [e for e in entries if e["value"] is not None]
