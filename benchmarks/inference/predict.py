@@ -30,13 +30,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from benchmarks.figures.overlay import save_mask, save_png
+from benchmarks.figures.shown import DEFAULT_CONF, DEFAULT_MAX_DET
 from benchmarks.inference.images import IMAGE_SUFFIXES, ImageError, find_images, read_image
-from benchmarks.inference.limits import DEFAULT_CONF, DEFAULT_MAX_DET
 from benchmarks.inference.model import InferenceError, LoadedModel
 from benchmarks.inference.outputs import ImageOutputs, OutputPlan, plan_outputs
 from benchmarks.inference.tta import TTATask
 from benchmarks.tasks.base import ImageResult
-from benchmarks.tasks.detection import Detections, DetectionTask
 from graphspec.atomic import atomic_write_text, ensure_dir
 
 __all__ = [
@@ -47,7 +46,6 @@ __all__ = [
     "PredictResult",
     "Skipped",
     "find_images",
-    "keep_confident",
     "plan_outputs",
     "predict_images",
 ]
@@ -79,18 +77,6 @@ class PredictResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def keep_confident(predictions: Detections, conf: float, max_det: int) -> Detections:
-    """Each image's detections scoring at least ``conf``, the ``max_det`` best, best first
-    (ties in their decoded order)."""
-    kept = []
-    for dets in predictions:
-        scores = dets["scores"]
-        order = torch.argsort(scores, descending=True, stable=True)
-        order = order[scores[order] >= conf][:max_det]
-        kept.append({key: value[order] for key, value in dets.items()})
-    return kept
-
-
 def _input(model: LoadedModel, image: Image.Image) -> torch.Tensor:
     """``[1, 3, H, W]``: the image in [0, 1], resized to the input size and normalised."""
     array = np.asarray(image, dtype=np.float32) / 255.0
@@ -112,8 +98,7 @@ class _Predictor:
     def __call__(self, image: Image.Image) -> ImageResult:
         with torch.inference_mode():
             prediction = self.tta.forward(self.model.net, {"image": _input(self.model, image)})
-        if isinstance(self.model.task, DetectionTask):
-            prediction = keep_confident(prediction, self.conf, self.max_det)
+        prediction = self.model.task.confident(prediction, self.conf, self.max_det)
         return self.model.task.image_result(image, prediction, self.names)
 
 

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from benchmarks.data import collate
 from benchmarks.data.normalize import Normalization
 from benchmarks.figures.overlay import drawing, enlarged, legend_band
+from benchmarks.figures.shown import DEFAULT_CONF, DEFAULT_MAX_DET
 from benchmarks.metrics.per_class import ClassScore
 from benchmarks.runtime.placement import move_batch
 from benchmarks.tasks.base import PerClassEvaluator, Task
@@ -75,6 +76,7 @@ def _tiles(
     """One row of the strip: the input, its truth and the prediction, enlarged alike."""
     batch = move_batch({"image": sample["image"][None]}, device, channels_last=False)
     prediction = task.predict(task.forward(net, batch))
+    prediction = task.confident(prediction, DEFAULT_CONF, DEFAULT_MAX_DET)
     picture = _picture(sample["image"], normalization)
     scale = strip_scale(picture.height, picture.width)
     with drawing(scale=scale, legend=False):

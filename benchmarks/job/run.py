@@ -9,6 +9,9 @@ FLOPs cross-check) and row (the results row and the job's files,
 :mod:`benchmarks.store.job_files`). A test metric that is no score (NaN, or pycocotools'
 -1 for "no ground truth") fails the job with :class:`UndefinedMetricError` instead of
 becoming an ``ok`` row that the report would chart and rank.
+
+``on_phase`` hears the job enter each of its long phases (:data:`JobPhase`: train,
+evaluate, time), so a sweep can say what a job is doing while no step bar is shown.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from benchmarks.cost.conditions import fixed_threads
 from benchmarks.cost.measure import TimingRow, flops_mismatch, time_model
-from benchmarks.data.names import class_names
+from benchmarks.data.names import job_class_names
 from benchmarks.job.build import Built, build
 from benchmarks.job.fit import Fitted, fit
 from benchmarks.job.predictions import per_class_scores, prediction_strip
@@ -36,7 +39,12 @@ from benchmarks.store.settings import JobSettings
 from benchmarks.tasks.base import Task
 from benchmarks.train.loop import evaluate
 
-__all__ = ["NO_GROUND_TRUTH", "UndefinedMetricError", "run_job"]
+__all__ = ["NO_GROUND_TRUTH", "JobPhase", "OnPhase", "UndefinedMetricError", "run_job"]
+
+JobPhase = Literal["train", "evaluate", "time"]
+"""A job's long phases, in order: training (with validation), scoring the best weights on
+the test split, timing them."""
+OnPhase = Callable[[JobPhase], None]
 
 NO_GROUND_TRUTH = -1.0
 """What pycocotools' COCOeval reports for a metric when no image has ground truth; no
@@ -70,16 +78,20 @@ class _Measured:
     warning: str | None
 
 
-def _measure(built: Built, fitted: Fitted, batch_size: int, device: torch.device) -> _Measured:
+def _measure(
+    built: Built, fitted: Fitted, batch_size: int, device: torch.device, on_phase: OnPhase
+) -> _Measured:
     """Score the best weights on the test split (a metric that is no score fails the job
     before timing), then time them in a phase of their own."""
     amp, channels_last = fitted.config.use_amp, fitted.config.use_channels_last
+    on_phase("evaluate")
     metrics = evaluate(
         fitted.runner, fitted.task, fitted.test_loader, device, amp=amp, channels_last=channels_last
     )
     numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
     check_defined(fitted.task, numbers)
     image_shape = (built.spec.input.channels, *built.size)
+    on_phase("time")
     timing = time_model(
         fitted.net,
         fitted.runner,
@@ -150,6 +162,7 @@ def _config(job: Job, settings: JobSettings, built: Built, fitted: Fitted) -> di
         "normalization": fitted.data.normalization.as_json(),
         "augment": fitted.data.augment,
         "encoder_init": dataclasses.asdict(transfer) if transfer else None,
+        "class_names": job_class_names(built.spec, built.task, settings.data, fitted.data.train),
     }
 
 
@@ -159,6 +172,7 @@ def run_job(
     ctx: DistributedContext | None = None,
     progress: bool = True,
     sync: Callable[[], None] | None = None,
+    on_phase: OnPhase | None = None,
 ) -> ResultRow:
     """Train, evaluate and time one spec under ``job.settings``; return its results row.
 
@@ -167,6 +181,8 @@ def run_job(
     ``sync`` is called once the model is built, before training: under DDP it is where
     the ranks agree that every one of them got that far (:mod:`benchmarks.sweep.orchestrate`),
     so a rank that failed early never leaves the others waiting in a collective.
+    ``on_phase`` hears each :data:`JobPhase` as the job enters it, on the main rank only
+    (one line per phase, not one per rank).
     """
     settings = JobSettings.from_json(job.settings)
     ctx = ctx or DistributedContext()
@@ -175,8 +191,10 @@ def run_job(
         built = build(job, settings, device)  # refuses a step that cannot fit, unbuilt
         if sync is not None:
             sync()
+        phase = on_phase if on_phase is not None and ctx.is_main else _no_phase
+        phase("train")
         fitted = fit(built, settings, ctx, device, progress=progress and ctx.is_main, desc=job.name)
-        measured = _measure(built, fitted, settings.batch_size, device)
+        measured = _measure(built, fitted, settings.batch_size, device, phase)
     row = _row(built, fitted, measured, settings, device, ctx.world_size)
     if ctx.is_main:
         save_job_files(
@@ -190,6 +208,10 @@ def run_job(
     return row
 
 
+def _no_phase(phase: JobPhase) -> None:
+    """The ``on_phase`` of a job nobody watches."""
+
+
 def _save_predictions(
     job_dir: Path, built: Built, fitted: Fitted, data: str, device: torch.device
 ) -> None:
@@ -198,7 +220,7 @@ def _save_predictions(
     task = built.task
     if task.per_class_name is None:
         return
-    names = class_names(data, task.data_classes(built.spec))
+    names = job_class_names(built.spec, task, data, fitted.data.train)
     normalization = fitted.data.normalization
     strip = prediction_strip(fitted.net, task, fitted.data.val, normalization, names, device)
     scores = per_class_scores(fitted.net, task, fitted.data.test, names, device)

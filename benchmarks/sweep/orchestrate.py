@@ -2,7 +2,8 @@
 
 This is what ``graphspec bench`` and ``graphspec demo`` do, as one function with typed
 options, so the command line only parses arguments and prints progress (through the
-``on_event`` / ``on_finished`` callbacks). Under ``torchrun`` every rank trains every job,
+``on_event`` / ``on_finished`` callbacks: each job's start, phases and end with the sweep's
+ETA, then the report phase). Under ``torchrun`` every rank trains every job,
 because each DDP step needs all ranks, but only rank 0 records results and writes the report.
 
 The ranks run in lock-step, and rank 0 leads: it alone decides what runs (resume, shard,
@@ -20,6 +21,7 @@ raises there, and then meet it as above.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import tempfile
 from collections.abc import Callable, Sequence
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.job.run import run_job
+from benchmarks.job.run import JobPhase, OnPhase, run_job
 from benchmarks.report.write import report_is_current, write_report
 from benchmarks.runtime.distributed import (
     DistributedContext,
@@ -49,6 +51,7 @@ from benchmarks.sweep.plan import plan_jobs, select_shard
 from benchmarks.sweep.runner import (
     EXIT_OK,
     RunOne,
+    SweepEta,
     SweepEvent,
     SweepSummary,
     format_error,
@@ -66,7 +69,8 @@ Work = Callable[[Callable[[], None]], ResultRow]
 class SweepOptions:
     """How to run a sweep: the settings of every job (part of every job's key, so a changed
     setting is a new job), the seeds to run each spec with, and how to run it (where, which
-    shard, retries, report, bars)."""
+    shard, retries, report, bars). ``allow_noisy`` lets rows with noisy timings onto the
+    report's latency frontiers (:func:`~benchmarks.report.write.write_report`)."""
 
     out: Path
     settings: JobSettings = DEFAULT_SETTINGS
@@ -75,6 +79,7 @@ class SweepOptions:
     retry_failed: bool = False
     report: bool = True
     progress: bool = True
+    allow_noisy: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,29 @@ def _releasing(on_event: OnEvent | None) -> OnEvent:
     return handle
 
 
+class _Phases:
+    """Relays a job's phases (``run_job``'s ``on_phase``) to ``on_event`` as ``phase``
+    events of the job the runner started last, with the sweep's ETA at that moment."""
+
+    def __init__(self, on_event: OnEvent | None, eta: SweepEta) -> None:
+        self.on_event, self.eta = on_event, eta
+        self.current: SweepEvent | None = None
+
+    def __call__(self, event: SweepEvent) -> None:
+        if event.kind == "start":
+            self.current = event
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def phase(self, phase: JobPhase) -> None:
+        if self.current is not None and self.on_event is not None:
+            self.on_event(
+                dataclasses.replace(
+                    self.current, kind="phase", phase=phase, eta_s=self.eta.seconds()
+                )
+            )
+
+
 class RankFailed(RuntimeError):
     """Another rank failed this job; the message names that rank and its reason."""
 
@@ -147,19 +175,19 @@ def _in_step(work: Work, ctx: DistributedContext) -> ResultRow:
     return row
 
 
-def _lead(ctx: DistributedContext, progress: bool) -> RunOne:
+def _lead(ctx: DistributedContext, progress: bool, on_phase: OnPhase) -> RunOne:
     """Rank 0's ``run_one``: tell the others which job runs next, then run it in step."""
 
     def run_one(job: Job, job_dir: Path) -> ResultRow:
         broadcast_from_main(job.key, ctx)
-        return _in_step(lambda sync: run_job(job, job_dir, ctx, progress, sync), ctx)
+        return _in_step(lambda sync: run_job(job, job_dir, ctx, progress, sync, on_phase), ctx)
 
     return run_one
 
 
-def _alone(progress: bool) -> RunOne:
+def _alone(progress: bool, on_phase: OnPhase) -> RunOne:
     """The ``run_one`` of a process without peers."""
-    return lambda job, job_dir: run_job(job, job_dir, None, progress)
+    return lambda job, job_dir: run_job(job, job_dir, None, progress, on_phase=on_phase)
 
 
 def _follow(jobs: Sequence[Job], ctx: DistributedContext) -> BenchOutcome:
@@ -201,8 +229,9 @@ def run_bench(
 ) -> BenchOutcome:
     """Sweep ``files`` under ``options`` into ``options.out`` and write its report there.
 
-    ``on_event`` sees every job's progress on the main rank; ``on_finished`` is called there
-    once the sweep is over, before the report is written (an interrupted sweep writes none).
+    ``on_event`` sees every job's progress on the main rank (the followers of a DDP run
+    report none); ``on_finished`` is called there once the sweep is over, before the report
+    phase (an interrupted sweep writes no report).
     A bad ``options.shard`` raises ValueError before anything runs. Ctrl-C or SIGTERM while
     the report is written raise :class:`~benchmarks.sweep.interrupts.SweepInterrupted` (a
     KeyboardInterrupt) once the report's temp files are removed; the rows are all kept.
@@ -213,7 +242,12 @@ def run_bench(
     ctx = init_distributed() if launched_with_peers() else None
     if ctx is not None and not ctx.is_main:
         return _follow(jobs, ctx)
-    run_one = _lead(ctx, options.progress) if ctx is not None else _alone(options.progress)
+    eta = SweepEta()
+    phases = _Phases(on_event, eta)
+    if ctx is not None:
+        run_one = _lead(ctx, options.progress, phases.phase)
+    else:
+        run_one = _alone(options.progress, phases.phase)
     try:
         # Creates run_dir (a one-line WriteError if it cannot: the followers still get their
         # "no more jobs" below); an unchanged protocol is not rewritten.
@@ -223,8 +257,9 @@ def run_bench(
             run_dir,
             run_one,
             retry_failed=options.retry_failed,
-            on_event=_releasing(on_event),
+            on_event=_releasing(phases),
             planned=planned,
+            eta=eta,
         )
     finally:
         if ctx is not None:
@@ -236,9 +271,24 @@ def run_bench(
         on_finished(summary)
     if summary.interrupted or not options.report:
         return BenchOutcome(summary)
+    return BenchOutcome(summary, report=_report(run_dir, options, summary, on_event))
+
+
+def _report(
+    run_dir: Path, options: SweepOptions, summary: SweepSummary, on_event: OnEvent | None
+) -> Path:
+    """Write the run's report (the report phase), unless it is newer than every input (a
+    resume that changed nothing); returns its report.html."""
     report_dir = RunFolder(run_dir).report_dir
-    if report_is_current(run_dir, report_dir):  # a resume that changed nothing
-        return BenchOutcome(summary, report=report_dir / "report.html")
+    if report_is_current(run_dir, report_dir):
+        return report_dir / "report.html"
+    if on_event is not None:
+        on_event(SweepEvent("phase", None, summary.total, summary.total, phase="report"))
     with InterruptGuard():  # unwinds (temp files removed) instead of dying mid-write
-        written = write_report(run_dir, report_dir, title=f"graphspec: {run_dir.name}")
-    return BenchOutcome(summary, report=written["report.html"])
+        written = write_report(
+            run_dir,
+            report_dir,
+            title=f"graphspec: {run_dir.name}",
+            allow_noisy=options.allow_noisy,
+        )
+    return written["report.html"]

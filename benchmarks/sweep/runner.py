@@ -21,8 +21,8 @@ What it guarantees:
 * resuming a finished run writes nothing: ``sweep.json`` is rewritten only when the plan
   changes and damaged results files are repaired only when damaged
   (:meth:`ResultsStore.repair`);
-* ``select_shard`` splits one plan over several processes or machines (same run dir is fine:
-  the store locks around appends);
+* ``select_shard`` splits one plan over processes or machines (one run dir is fine);
+* every event carries the sweep's ETA (:class:`SweepEta`, from the jobs finished so far);
 * temp files a writer killed by SIGKILL left (:func:`graphspec.atomic.remove_temp_files`)
   are swept: at the start, in the run, report and job folders, those unchanged for
   :data:`STALE_TEMP_S` (younger ones may be another shard's writes in progress), and a
@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from benchmarks.store.jobs import Job
 from benchmarks.store.layout import JobFolder, RunFolder
@@ -100,18 +101,57 @@ class SweepSummary:
             self.failed_jobs.append(job.dir_name)
 
 
-EventKind = Literal["skip", "start", "ok", "failed", "interrupted"]
+EventKind = Literal["skip", "start", "phase", "ok", "failed", "interrupted"]
+if TYPE_CHECKING:  # the runner runs any job; only the phases' names are the job room's
+    from benchmarks.job.run import JobPhase
+
+    SweepPhase = Literal[JobPhase, "report"]  # a job's phases, then the sweep's report
 
 
 @dataclass(frozen=True)
 class SweepEvent:
-    """Progress notification for ``on_event`` (e.g. to print a progress line)."""
+    """Progress notification for ``on_event`` (e.g. to print a progress line).
+
+    ``phase``: on ``phase`` events, what the job (None: the sweep) is entering. ``eta_s``: the
+    sweep's remaining time at the event (:class:`SweepEta`), None before a job ended."""
 
     kind: EventKind
     job: Job | None
     index: int
     total: int
     row: ResultRow | None = None
+    phase: SweepPhase | None = None
+    eta_s: float | None = None
+
+
+@dataclass
+class SweepEta:
+    """The sweep's remaining time: the mean duration of the jobs finished so far times the
+    jobs left to run (skipped ones not counted), less what the running one has had; None
+    until a job has finished. ``clock`` is injectable, for tests."""
+
+    clock: Callable[[], float] = time.monotonic
+    left: int = 0
+    durations: list[float] = field(default_factory=list)
+    started: float | None = None
+
+    def start(self) -> None:
+        self.started = self.clock()
+
+    def finish(self) -> None:
+        """The running job ended (ok or failed)."""
+        if self.started is not None:
+            self.durations.append(self.clock() - self.started)
+            self.started = None
+        self.left = max(0, self.left - 1)
+
+    def seconds(self) -> float | None:
+        """Seconds until the last job is expected to end, or None while unknown."""
+        if not self.durations:
+            return None
+        mean = sum(self.durations) / len(self.durations)
+        running = 0.0 if self.started is None else self.clock() - self.started
+        return max(0.0, mean * self.left - running)
 
 
 RunOne = Callable[[Job, Path], ResultRow]
@@ -195,6 +235,11 @@ def sweep_stale_temp_files(run_dir: Path) -> list[Path]:
     return [path for folder in folders for path in remove_temp_files(folder, STALE_TEMP_S)]
 
 
+def _skips(status: str | None, retry_failed: bool) -> bool:
+    """Whether a job with ``status`` stored is skipped: if ok, or failed without a retry."""
+    return status is not None and (status == STATUS_OK or not retry_failed)
+
+
 def run_sweep(
     jobs: Sequence[Job],
     run_dir: str | Path,
@@ -203,11 +248,13 @@ def run_sweep(
     retry_failed: bool = False,
     on_event: Callable[[SweepEvent], None] | None = None,
     planned: Sequence[Job] | None = None,
+    eta: SweepEta | None = None,
 ) -> SweepSummary:
     """Run ``jobs`` in order into ``run_dir``, skipping finished ones; see module docstring.
 
     ``planned`` is the full plan recorded in sweep.json when ``jobs`` is one shard of it (pass
     the same full plan from every shard so they all write the same file); default ``jobs``.
+    ``eta`` times the jobs for the events' ``eta_s`` (pass one to read it between events).
     Exceptions from ``on_event``, from writing results and disk faults inside a job propagate
     (a disk fault as :class:`~graphspec.atomic.WriteError`): they are bugs or a broken disk,
     not job failures.
@@ -216,10 +263,11 @@ def run_sweep(
     jobs = list(jobs)
     store = ResultsStore(run_dir)
     summary = SweepSummary(total=len(jobs))
+    eta = SweepEta() if eta is None else eta
 
     def emit(kind: EventKind, job: Job | None, index: int, row: ResultRow | None) -> None:
         if on_event is not None:
-            on_event(SweepEvent(kind, job, index, len(jobs), row))
+            on_event(SweepEvent(kind, job, index, len(jobs), row, eta_s=eta.seconds()))
 
     guard = InterruptGuard()
     with guard:
@@ -230,18 +278,20 @@ def run_sweep(
             sweep_stale_temp_files(run_dir)
             write_plan(run_dir, jobs if planned is None else list(planned))
             stored = store.statuses()
+            eta.left = sum(not _skips(stored.get(job.key), retry_failed) for job in jobs)
             for index, job in enumerate(jobs):
                 status = stored.get(job.key)
-                # Stored ok rows are always skipped; stored failures unless retry_failed.
-                if status is not None and (status == STATUS_OK or not retry_failed):
+                if status is not None and _skips(status, retry_failed):
                     summary.count_skip(status)
                     emit("skip", job, index, None)
                     continue
+                eta.start()
                 emit("start", job, index, None)
                 row = _attempt(job, RunFolder(run_dir).job(job.dir_name).path, run_one)
                 with guard.deferred():
                     store.append(row.as_record())
                     summary.count_row(job, row)
+                eta.finish()
                 emit("ok" if row.status == STATUS_OK else "failed", job, index, row)
         except KeyboardInterrupt:
             summary.interrupted = True

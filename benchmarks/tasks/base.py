@@ -213,6 +213,12 @@ class Task(ABC):
         no run of it is judged to have learned nothing."""
         return None
 
+    def confident(self, predictions: Any, conf: float, max_det: int) -> Any:
+        """What a picture or an exported file shows of ``predictions``: for a task whose
+        predictions are scored boxes, those scoring at least ``conf``, the ``max_det`` best;
+        the predictions themselves by default."""
+        return predictions
+
     def unview(self, predictions: Any, view: View) -> Any:
         """Predictions made on ``view`` brought back to the input images (test-time
         augmentation); unchanged by default (image-level predictions)."""

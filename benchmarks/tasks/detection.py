@@ -75,6 +75,17 @@ class DetectionTask(Task):
         """mAP 0: a detector that finds nothing has no true positive on any data."""
         return Baseline(0.0, "no detections")
 
+    def confident(self, predictions: Detections, conf: float, max_det: int) -> Detections:
+        """Each image's detections scoring at least ``conf``, the ``max_det`` best, best
+        first (ties in their decoded order)."""
+        kept = []
+        for dets in predictions:
+            scores = dets["scores"]
+            order = torch.argsort(scores, descending=True, stable=True)
+            order = order[scores[order] >= conf][:max_det]
+            kept.append({key: value[order] for key, value in dets.items()})
+        return kept
+
     def unview(self, predictions: Detections, view: View) -> Detections:
         """Boxes found on a view, mirrored back (x -> width - x) and scaled to the input."""
         (height, width), (view_h, view_w) = view.input_size, view.size

@@ -1,7 +1,9 @@
 """The training loop's step bar, kept apart so the loop reads as the steps it takes.
 
 Shown on rank 0 on a terminal only: logs, CI output and the other ranks of a DDP job stay
-free of it, whatever ``TrainConfig.progress`` says.
+free of it, whatever ``TrainConfig.progress`` says. It counts training steps only; which
+phase a job is in (train, evaluate, time) and the sweep's ETA are the sweep's phase lines
+(``on_phase`` of :func:`benchmarks.job.run.run_job`), printed with or without a terminal.
 """
 
 from __future__ import annotations

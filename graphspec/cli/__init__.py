@@ -5,7 +5,12 @@ The CLI parses arguments and formats output; the work is done by the spec langua
 (:mod:`graphspec`), the compiler and the harness (:mod:`benchmarks`). It is the only
 package that sees all three, and imports the latter two lazily so ``graphspec check`` stays
 quick. Bad input never shows a traceback: spec problems print as
-``file:line:col: key: message`` and set the exit code (:mod:`graphspec.cli.errors`); Ctrl-C
+``file:line:col: key: message`` and set the exit code (:mod:`graphspec.cli.errors`).
+
+Every command follows one convention: ``--format text|json`` where it prints results
+(``check`` adds ``github``), and exit code 0 ok, 1 failed or invalid, 2 a wrong command line
+or a missing input (:class:`~graphspec.cli.errors.UsageError`, checked before any work
+starts: :mod:`graphspec.cli.inputs`); Ctrl-C
 and SIGTERM both stop a command with exit code 130 and no temp file left.
 """
 
@@ -26,6 +31,8 @@ from graphspec.cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
     describe_error,
     describe_os_error,
     internal_error,
@@ -81,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with one_line_warnings(), sigterm_as_interrupt():
             return args.func(args)
+    except UsageError as err:
+        print(f"graphspec {args.command}: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except SpecError as err:
         print(err, file=sys.stderr)
         return EXIT_INVALID

@@ -1,4 +1,7 @@
-"""``graphspec bench`` and ``graphspec demo``: parse a sweep's options, print its progress.
+"""``graphspec bench`` and ``graphspec demo``: parse a sweep's options, check them, run it.
+
+What the sweep prints (phases with an ETA, result lines, JSON) is
+:mod:`graphspec.cli.sweep_output`.
 
 The sweep itself (planning, sharding, DDP, results, report) is
 :func:`benchmarks.sweep.orchestrate.run_bench`; it is imported inside the command functions so
@@ -13,17 +16,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks.store.layout import RunFolder
 from benchmarks.store.settings import DEFAULT_SETTINGS, JobSettings
 from graphspec.cli.errors import EXIT_USAGE
+from graphspec.cli.inputs import input_dir
 from graphspec.cli.options import add_command
 from graphspec.cli.run_options import add_run_options, check_run_options
+from graphspec.cli.sweep_output import SweepPrinter
 from graphspec.discover import find_specs
 
 if TYPE_CHECKING:
-    from benchmarks.store.row import ResultRow
     from benchmarks.sweep.orchestrate import SweepOptions
-    from benchmarks.sweep.runner import SweepEvent, SweepSummary
 
 DEMO_SPECS = (
     "segnet-small.yaml",
@@ -48,8 +50,11 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         "the same command resumes. Under torchrun each spec trains with DDP: rank 0 "
         "decides which jobs run, and a job that fails on one rank fails on all.\n\n"
         "Every option is checked before the first job starts (exit 2): the device must "
-        "exist and every spec must build at --image-size. A job whose estimated training "
-        "memory exceeds the device's is recorded failed without being built.",
+        "exist, the data must open, --out must not be a file and every spec must build at "
+        "--image-size. A job whose estimated training memory exceeds the device's is "
+        "recorded failed without being built.\n\n"
+        "Unless --quiet, each job prints the phase it enters (training, evaluating, timing) "
+        "with the sweep's ETA, then its result line (stderr).",
         examples=[
             "graphspec bench specs/unet-small.yaml --out runs/unet --epochs 2 --limit 64",
             "graphspec bench specs/fcn-small.yaml --out runs/lr --lr auto --seeds 3",
@@ -108,6 +113,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.specs_dir:
+        input_dir(args.specs_dir, "a folder holding the reference specs", "--specs-dir")
     specs_dir = Path(args.specs_dir) if args.specs_dir else _default_specs_dir()
     files = [specs_dir / name for name in DEMO_SPECS]
     missing = [str(f) for f in files if not f.is_file()]
@@ -155,6 +162,7 @@ def _sweep_options(args: argparse.Namespace) -> SweepOptions:
         retry_failed=args.retry_failed,
         report=not args.no_report,
         progress=not args.quiet and sys.stdout.isatty(),
+        allow_noisy=args.allow_noisy,
     )
 
 
@@ -167,72 +175,7 @@ def _run(files: list[Path], args: argparse.Namespace) -> int:
     from benchmarks.sweep.orchestrate import run_bench
 
     options = _sweep_options(args)
-    outcome = run_bench(
-        files,
-        options,
-        on_event=_print_failure if args.quiet else _print_event,
-        on_finished=lambda summary: _print_summary(summary, options.out),
-    )
-    if outcome.report is not None:
-        print(f"report: {outcome.report}")
+    printer = SweepPrinter(options.out, quiet=args.quiet, as_json=args.format == "json")
+    outcome = run_bench(files, options, on_event=printer.event, on_finished=printer.finished)
+    printer.outcome(outcome)
     return outcome.exit_code
-
-
-def _print_event(event: SweepEvent) -> None:
-    if event.job is None:
-        return
-    head = f"[{event.index + 1}/{event.total}] {event.job.name}"
-    if event.kind == "start":
-        print(f"{head}: training ...", file=sys.stderr, flush=True)
-    elif event.kind == "skip":
-        print(f"{head}: already done, skipped", file=sys.stderr)
-    elif event.kind in ("ok", "failed"):
-        print(f"{head}: {_describe_row(event.row)}", file=sys.stderr, flush=True)
-
-
-def _print_failure(event: SweepEvent) -> None:
-    """``--quiet`` still says which job failed and why: one line each."""
-    if event.kind == "failed" and event.job is not None:
-        print(f"{event.job.name}: {_describe_row(event.row)}", file=sys.stderr, flush=True)
-
-
-def _print_summary(summary: SweepSummary, run_dir: Path) -> None:
-    if summary.interrupted:
-        print(
-            f"interrupted: {summary.done} finished rows kept in {run_dir}; re-run the same "
-            "command to resume",
-            file=sys.stderr,
-        )
-        return
-    print(
-        f"{summary.done} ran, {summary.skipped} skipped, {summary.failed} failed "
-        f"-> {RunFolder(run_dir).results_csv}",
-        file=sys.stderr,
-    )
-
-
-def _describe_row(row: ResultRow | None) -> str:
-    """One line per finished job: its shown metrics, costs and flags (not converged; learned
-    nothing: its best validation score was at the task's trivial baseline), or why it
-    failed."""
-    from benchmarks.tasks import task_class
-
-    if row is None:
-        return "?"
-    if row.status != "ok":
-        return f"FAILED ({row.error})"
-    task = task_class(row.task or "")
-    shown = [m for m in task.metrics if m.shown] if task else []
-    parts = [f"{m.name} {row.metrics[m.column]:.3f}" for m in shown if m.column in row.metrics]
-    parts.append(f"{row.gflops or 0:.3f} GFLOPs")
-    parts.append(f"{row.latency_ms or 0:.2f} ms")
-    parts.append(f"train {row.train_s or 0:.0f} s")
-    if row.best_epoch is not None:
-        parts.append(f"best epoch {row.best_epoch}/{row.epochs_run}")
-    if row.converged is False:
-        parts.append("NOT CONVERGED")
-    if row.learned is False:
-        parts.append("LEARNED NOTHING")
-    if row.timing_noisy:
-        parts.append("timing noisy")
-    return "ok: " + ", ".join(parts)

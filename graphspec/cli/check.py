@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphspec import SourceLocation, SpecError, SpecIssue, load_spec, totals
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from graphspec.cli.inputs import output_file
 from graphspec.cli.options import add_command
 from graphspec.discover import find_specs
 from graphspec.lock import LockFileError, LockRun
@@ -116,7 +117,7 @@ def _open_lock(args: argparse.Namespace) -> LockRun | None:
     if args.lock is not None:
         return LockRun.compare(Path(args.lock))
     if args.write_lock is not None:
-        return LockRun.record(Path(args.write_lock))
+        return LockRun.record(output_file(args.write_lock, "--write-lock"))
     return None
 
 
@@ -124,6 +125,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     files, missing = find_specs(args.paths)
     if missing and not files:
         print(f"graphspec check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    if not files:
+        print("graphspec check: no .yaml/.yml spec files found", file=sys.stderr)
         return EXIT_USAGE
     try:
         lock = _open_lock(args)
@@ -141,9 +145,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         _print_github(issues)
     else:
         _print_text(results, issues, len(files) + len(missing), len(missing))
-    if not files and not missing:
-        print("graphspec check: no .yaml/.yml spec files found", file=sys.stderr)
-        return EXIT_USAGE
     return EXIT_INVALID if issues else EXIT_OK
 
 

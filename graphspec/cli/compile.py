@@ -4,11 +4,13 @@ with a bench job's trained weights (``--weights best.pt``)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from graphspec.cli.options import add_command, positive
+from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
+from graphspec.cli.inputs import input_file, output_file
+from graphspec.cli.options import add_command, add_format_option, positive
 
 DEFAULT_OPSET = 20
 """torch.onnx's default opset for the pinned torch (tests/compiler/test_export.py checks it)."""
@@ -35,6 +37,34 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every path and the opset, before anything is compiled or written: a missing input, a
+    folder for a file or an opset the exporter refuses is a UsageError (exit 2)."""
+    input_file(args.spec, "a spec file")
+    if args.weights:
+        input_file(args.weights, "a state_dict .pt file", "--weights")
+    if args.output:
+        output_file(args.output, "-o")
+    if args.onnx:
+        output_file(args.onnx, "--onnx")
+        if args.opset is not None:
+            _check_opset(args.opset)
+
+
+def _check_opset(opset: int) -> None:
+    """The exporter's own range check (18 to the installed onnx's newest), run before any
+    file is written; without the onnx extra the export itself says what is missing."""
+    from compiler.emit.onnx import OnnxExportError
+    from compiler.emit.onnx import _check_opset as check_opset
+
+    try:
+        check_opset(opset)
+    except OnnxExportError as err:
+        raise UsageError(str(err)) from None
+    except ImportError:
+        return
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from compiler import compile_graph, fc_to_conv
     from compiler.emit import generate_source
@@ -47,13 +77,25 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if problem:
         print(f"graphspec compile: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    graph = compile_graph(load_spec(args.spec))
+    _check_paths(args)
+    graph = compile_graph(load_spec(Path(args.spec)))
     if args.fcn:
         graph = fc_to_conv(graph)
+    as_json = args.format == "json"
     if not args.output and not args.onnx:
-        sys.stdout.write(generate_source(graph))
+        source = generate_source(graph)
+        sys.stdout.write(
+            json.dumps({"source": source, "written": []}) + "\n" if as_json else source
+        )
         return EXIT_OK
     as_given = {Path(p): p for p in (args.output, args.onnx) if p}  # "wrote ./m.py" as typed
+    written: list[str] = []
+
+    def wrote(path: Path) -> None:
+        written.append(str(as_given.get(path, path)))
+        if not as_json:
+            print(f"wrote {written[-1]}")
+
     try:
         export_files(
             graph,
@@ -62,11 +104,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
             weights=args.weights or None,
             fcn=args.fcn,
             opset=args.opset,
-            on_write=lambda path: print(f"wrote {as_given.get(path, path)}"),
+            on_write=wrote,
         )
     except (WeightsError, OnnxExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INVALID
+    finally:
+        if as_json:  # what was written, also when a later export failed
+            print(json.dumps({"written": written}, indent=1))
     return EXIT_OK
 
 
@@ -105,7 +150,8 @@ def add_compile_command(sub: argparse._SubParsersAction) -> None:
         "--weights",
         metavar="W.pt",
         help="load this state_dict (e.g. a bench job's best.pt) strictly into the network; "
-        "a missing file or keys that do not match is an error (exit 1)",
+        "a missing file is a usage error (exit 2), a bad file or keys that do not match an "
+        "error (exit 1)",
     )
     p.add_argument(
         "--opset",
@@ -119,4 +165,5 @@ def add_compile_command(sub: argparse._SubParsersAction) -> None:
         help="turn a classifier's FC layers into convolutions (FCN heat-maps); "
         "--weights may be the classifier's",
     )
+    add_format_option(p, "the files written (without -o/--onnx: the source as a string)")
     p.set_defaults(func=cmd_compile)

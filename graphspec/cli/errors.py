@@ -27,6 +27,16 @@ EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report Ctrl-C)."""
 
 
+class UsageError(Exception):
+    """The command line is wrong in a way argparse cannot see (a missing input, a file where
+    a folder is expected, an option value this machine or the data refuses).
+
+    Raised by a command before it starts any work; :func:`graphspec.cli.main` prints it as
+    ``graphspec COMMAND: message`` and exits :data:`EXIT_USAGE`, the same line and code as
+    argparse's own errors, so every command treats a bad command line alike.
+    """
+
+
 def describe_error(exc: BaseException) -> str | None:
     """A one-line message for known user-facing errors (bad data, bad options), or None."""
     from benchmarks.data import DataError

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import textwrap
 from collections.abc import Sequence
 from typing import NoReturn
@@ -76,6 +77,28 @@ def add_command(
     )
 
 
+def add_format_option(
+    p: argparse.ArgumentParser,
+    what: str,
+    *,
+    extra: Sequence[str] = (),
+    json_alias: bool = False,
+) -> None:
+    """``--format text|json`` (plus ``extra`` choices), the one way every command that prints
+    results is asked for JSON; ``what`` says what the JSON holds. ``json_alias`` keeps the
+    older ``--json`` of a command working, hidden from ``--help``."""
+    p.add_argument(
+        "--format",
+        choices=("text", "json", *extra),
+        default="text",
+        help=f"json: {what}",
+    )
+    if json_alias:
+        p.add_argument(
+            "--json", dest="format", action="store_const", const="json", help=argparse.SUPPRESS
+        )
+
+
 def image_size(text: str) -> tuple[int, int]:
     """``SIZE`` or ``HxW`` (e.g. ``64`` or ``96x128``) -> (height, width)."""
     try:
@@ -90,11 +113,13 @@ def image_size(text: str) -> tuple[int, int]:
 
 
 def _integer_at_least(text: str, low: int, expected: str) -> int:
+    """An integer from ``low`` to ``sys.maxsize`` (larger counts overflow the C code under
+    the data loaders: an error that names nothing the user typed)."""
     try:
         value = int(text)
     except ValueError:
         value = low - 1
-    if value < low:
+    if not low <= value <= sys.maxsize:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 

@@ -1,18 +1,29 @@
 """``graphspec predict``: run a trained model on image files and write pictures of it.
 
 The work is :func:`benchmarks.inference.predict.predict_images`, imported inside the command
-so ``graphspec check`` never pays for torch.
+so ``graphspec check`` never pays for torch. MODEL, ``--scales``, the images and ``--out``
+are checked first: a wrong one is a usage error (exit 2) before the model loads.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from benchmarks.inference.limits import DEFAULT_CONF, DEFAULT_MAX_DET, MAX_IMAGE_PIXELS
-from graphspec.cli.errors import EXIT_INVALID, EXIT_OK
-from graphspec.cli.options import add_command, positive
+from benchmarks.figures.shown import DEFAULT_CONF, DEFAULT_MAX_DET
+from benchmarks.inference.limits import MAX_IMAGE_PIXELS
+from benchmarks.store.layout import JobFolder
+from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, UsageError
+from graphspec.cli.inputs import input_file, output_dir
+from graphspec.cli.options import add_command, add_format_option, positive
+from graphspec.cli.run_options import check_normalize
+
+if TYPE_CHECKING:
+    from benchmarks.inference.outputs import OutputPlan
+    from benchmarks.inference.predict import PredictResult
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -83,20 +94,72 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="detection: keep at most N boxes per image, the best scoring ones",
     )
+    add_format_option(p, "every file written, each image's files, the images skipped")
     p.set_defaults(func=cmd_predict)
+
+
+def check_model_args(args: argparse.Namespace) -> None:
+    """MODEL and the options that go with it (shared with ``val``), before anything loads:
+    a job folder records its weights and normalisation, a spec file needs ``--weights``."""
+    model = Path(args.model)
+    if not model.exists():
+        raise UsageError(f"no such job folder or spec file: {args.model}")
+    if model.is_dir() and (args.weights is not None or args.normalize is not None):
+        raise UsageError(
+            f"{model} is a job folder: it records its weights and normalisation "
+            "(--weights and --normalize are for a spec file)"
+        )
+    folder = JobFolder(model)
+    if model.is_dir() and not folder.config.is_file():
+        raise UsageError(
+            f"{model} is not a bench job folder (expected RUN/jobs/NAME with "
+            f"{folder.config.name} and {folder.best_weights.name})"
+        )
+    if not model.is_dir() and args.weights is None:
+        raise UsageError(f"{model} is a spec file: give its trained weights with --weights")
+    if args.weights is not None:
+        input_file(args.weights, "a state_dict .pt file", "--weights")
+    if args.normalize is not None:  # as bench's, for the data the model is scored on
+        problem = check_normalize(args.normalize, getattr(args, "data", None) or "shapes")
+        if problem is not None:
+            raise UsageError(problem)
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    """``--scales``, parsed by the harness; a bad value is a UsageError."""
+    from benchmarks.inference.model import InferenceError
+    from benchmarks.inference.tta import parse_scales as parse
+
+    try:
+        return parse(text)
+    except InferenceError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _plan(args: argparse.Namespace) -> OutputPlan:
+    """The images and the files planned for them: a missing image, a folder without
+    images or an ``--out`` that would mix with the inputs is a UsageError."""
+    from benchmarks.inference.model import InferenceError
+    from benchmarks.inference.predict import find_images, plan_outputs
+
+    out = output_dir(args.out)
+    try:
+        images = find_images(args.images)
+        return plan_outputs(images, out, named=args.images, exist_ok=args.exist_ok)
+    except InferenceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from benchmarks.data import DataError
     from benchmarks.inference.model import InferenceError, load_model
-    from benchmarks.inference.predict import find_images, plan_outputs, predict_images
-    from benchmarks.inference.tta import parse_scales
+    from benchmarks.inference.predict import predict_images
     from compiler.emit.weights import WeightsError
 
+    check_model_args(args)
+    scales = parse_scales(args.scales)
+    plan = _plan(args)
     try:
-        scales = parse_scales(args.scales)
-        images = find_images(args.images)
-        plan = plan_outputs(images, Path(args.out), named=args.images, exist_ok=args.exist_ok)
         model = load_model(args.model, args.weights, normalize=args.normalize)
         result = predict_images(
             model, plan, scales=scales, flip=args.flip, conf=args.conf, max_det=args.max_det
@@ -104,9 +167,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except (InferenceError, WeightsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    for item in result.done:
-        extra = f", {item.detections} boxes" if item.mask is None else f", {item.mask.name}"
-        print(f"{item.image} -> {item.overlay}{extra}")
+    if args.format == "json":
+        print(json.dumps(_as_json(result), indent=1))
+    else:
+        for item in result.done:
+            extra = f", {item.detections} boxes" if item.mask is None else f", {item.mask.name}"
+            print(f"{item.image} -> {item.overlay}{extra}")
     for skipped in result.skipped:
         print(f"error: {skipped.reason} (skipped)", file=sys.stderr)
     return EXIT_INVALID if result.skipped else EXIT_OK
+
+
+def _as_json(result: PredictResult) -> dict[str, Any]:
+    """``--format json``: every file written, each image's files, the images skipped."""
+    images = [
+        {
+            "image": str(item.image),
+            "overlay": str(item.overlay),
+            "mask": None if item.mask is None else str(item.mask),
+            "boxes": item.detections if item.mask is None else None,
+        }
+        for item in result.done
+    ]
+    written = [path for item in images for path in (item["overlay"], item["mask"]) if path]
+    skipped = [{"image": str(s.image), "reason": s.reason} for s in result.skipped]
+    return {"written": written, "images": images, "skipped": skipped}

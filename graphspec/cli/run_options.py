@@ -1,8 +1,10 @@
 """The options ``bench`` and ``demo`` share: data, training recipe, protocol, output.
 
 argparse checks each value's form; :func:`check_run_options` then checks what needs the
-machine or the specs (is the device there, does every spec build at ``--image-size``), so
-every option is refused before the first job starts rather than as a failed row per job.
+machine, the disk or the specs (is the device there, does the data open, can ``--out`` be a
+folder, does every spec build at ``--image-size``), so every option is refused before the
+first job starts rather than as a failed row per job. :func:`check_device`,
+:func:`check_data` and :func:`check_normalize` are the same checks for ``val``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.store.settings import JobSettings
-from graphspec.cli.options import device_name, image_size, learning_rate, non_negative, positive
+from graphspec.cli.inputs import output_dir
+from graphspec.cli.options import (
+    add_format_option,
+    device_name,
+    image_size,
+    learning_rate,
+    non_negative,
+    positive,
+)
 
 if TYPE_CHECKING:
     from graphspec import Spec
@@ -84,7 +94,16 @@ def _add_protocol_options(p: argparse.ArgumentParser, defaults: JobSettings, see
     p.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bars or per-job lines; a failed job still prints one line (stderr)",
+        help="no progress bars, phase or per-job lines; a failed job still prints one line "
+        "(stderr)",
+    )
+    add_format_option(
+        p, "the finished rows' key facts, the counts and the report's path, at the end"
+    )
+    p.add_argument(
+        "--allow-noisy",
+        action="store_true",
+        help="let rows whose timing was flagged noisy onto the report's latency frontiers",
     )
     p.add_argument(
         "--seeds",
@@ -130,8 +149,9 @@ def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | 
     """Why the parsed options cannot run on this machine with these ``files``, or None.
 
     Called before any job starts, so that a wrong option is a usage error (exit 2) and not
-    one failed row per job: the shard (``i/n``), the device (is it there?), the
-    normalisation and the image size (does every spec build at it?).
+    one failed row per job: the shard (``i/n``), ``--out`` (not a file), the device (is it
+    there?), the data (does it open?), the normalisation and the image size (does every
+    spec build at it?).
     """
     from benchmarks.sweep.plan import parse_shard
 
@@ -142,7 +162,13 @@ def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | 
             parse_shard(args.shard)
         except ValueError as exc:
             return str(exc)
-    return _check_device(args.device) or _check_normalize(args) or _check_size(args, files)
+    output_dir(args.out)
+    return (
+        check_device(args.device)
+        or check_data(args.data)
+        or check_normalize(args.normalize, args.data)
+        or _check_size(args, files)
+    )
 
 
 def _default_device() -> str:
@@ -151,7 +177,7 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _check_device(device: str) -> str | None:
+def check_device(device: str) -> str | None:
     """Whether ``device`` (already of the form cpu / cuda / cuda:N / mps) exists here."""
     import torch
 
@@ -170,14 +196,27 @@ def _check_device(device: str) -> str | None:
     return None
 
 
-def _check_normalize(args: argparse.Namespace) -> str | None:
+def check_data(source: str) -> str | None:
+    """Why ``--data`` cannot be read (an unknown source; a VOC or COCO folder that is
+    missing, incomplete or unreadable), or None. Its test split is opened as every job
+    opens it, so a source that fails here would fail every job."""
+    from benchmarks.data import DataError, make_dataset
+
+    try:
+        make_dataset(source, "test", (32, 32))
+    except DataError as exc:
+        return f"--data {source}: {exc}"
+    return None
+
+
+def check_normalize(normalize: str, data: str) -> str | None:
     """A ``--normalize`` value the data step would refuse (``dataset`` is always fine)."""
     from benchmarks.data.normalize import parse_normalization
 
-    if args.normalize.strip().lower() == "dataset":
+    if normalize.strip().lower() == "dataset":
         return None
     try:
-        parse_normalization(args.normalize, args.data)
+        parse_normalization(normalize, data)
     except ValueError as exc:
         return str(exc)
     return None

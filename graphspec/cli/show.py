@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from graphspec.cli.check import compile_file
 from graphspec.cli.errors import EXIT_OK
-from graphspec.cli.options import add_command
+from graphspec.cli.inputs import input_file
+from graphspec.cli.options import add_command, add_format_option
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from graphspec.summary import format_summary, summary_dict
 
-    graph = compile_file(Path(args.path))
-    if args.json:
+    graph = compile_file(input_file(args.path, "a spec file"))
+    if args.format == "json":
         print(json.dumps(summary_dict(graph), indent=2))
     else:
         print(format_summary(graph))
@@ -44,11 +44,11 @@ def add_show_commands(sub: argparse._SubParsersAction) -> None:
         examples=[
             "graphspec summary specs/unet-small.yaml",
             "graphspec summary specs/ssd-small.yaml  # also the SSD default-box count",
-            "graphspec summary specs/vgg16.yaml --json",
+            "graphspec summary specs/vgg16.yaml --format json",
         ],
     )
     p.add_argument("path", metavar="SPEC", help="the spec file")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_format_option(p, "every layer and the totals", json_alias=True)
     p.set_defaults(func=cmd_summary)
 
     p = add_command(

@@ -1,7 +1,8 @@
 """``graphspec val``: score a trained model on a split; metrics and a per-class table.
 
 The work is :func:`benchmarks.inference.val.validate_model`, imported inside the command so
-``graphspec check`` never pays for torch.
+``graphspec check`` never pays for torch. Every option is checked first, as bench checks its
+own (the device exists, the data opens): a wrong one is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from graphspec.cli.errors import EXIT_INVALID, EXIT_OK
-from graphspec.cli.options import add_command, positive
-from graphspec.cli.predict import add_model_options
+from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, UsageError
+from graphspec.cli.inputs import output_dir
+from graphspec.cli.options import add_command, add_format_option, device_name, positive
+from graphspec.cli.predict import add_model_options, check_model_args, parse_scales
+from graphspec.cli.run_options import check_data, check_device
 
 if TYPE_CHECKING:
     from benchmarks.inference.val import ValResult
@@ -32,7 +35,7 @@ def add_val_command(sub: argparse._SubParsersAction) -> None:
         "confusion.png (segmentation) or pr_curves.png (detection, IoU 0.5).",
         examples=[
             "graphspec val runs/demo/jobs/JOB",
-            "graphspec val runs/demo/jobs/JOB --scales 0.5,1,1.5 --flip --json",
+            "graphspec val runs/demo/jobs/JOB --scales 0.5,1,1.5 --flip --format json",
             "graphspec val specs/segnet-small.yaml --weights best.pt --out val",
         ],
     )
@@ -40,10 +43,17 @@ def add_val_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data", default=None, help="shapes, voc:PATH or coco:PATH (default: the job's data)"
     )
-    p.add_argument("--split", default="test", help="split to score")
+    p.add_argument("--split", default="test", help="split to score: train, val or test")
     p.add_argument("--batch-size", type=positive, default=16, help="images per batch")
-    p.add_argument("--device", default="cpu", help="torch device")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--device",
+        type=device_name,
+        default="cpu",
+        help="cpu | cuda | cuda:N | mps; it must exist on this machine",
+    )
+    add_format_option(
+        p, "the metrics, per-class numbers and confusion matrix (NaN as null)", json_alias=True
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -66,15 +76,33 @@ def _table(result: ValResult) -> str:
     return "\n".join(lines)
 
 
+def _check_args(args: argparse.Namespace) -> tuple[float, ...]:
+    """Every option, before the model loads (a wrong one is a UsageError, exit 2): MODEL and
+    its options, the scales (returned), the split, the device, the data and ``--out``."""
+    from benchmarks.data import SPLITS
+
+    check_model_args(args)
+    scales = parse_scales(args.scales)
+    if args.split not in SPLITS:
+        raise UsageError(f"unknown --split {args.split!r} (expected one of {', '.join(SPLITS)})")
+    problem = check_device(args.device)
+    if problem is None and args.data is not None:
+        problem = check_data(args.data)
+    if problem is not None:
+        raise UsageError(problem)
+    if args.out is not None:
+        output_dir(args.out)
+    return scales
+
+
 def cmd_val(args: argparse.Namespace) -> int:
     from benchmarks.data import DataError
     from benchmarks.inference.model import InferenceError, load_model
-    from benchmarks.inference.tta import parse_scales
     from benchmarks.inference.val import validate_model, write_val_files
     from compiler.emit.weights import WeightsError
 
+    scales = _check_args(args)
     try:
-        scales = parse_scales(args.scales)
         model = load_model(
             args.model, args.weights, normalize=args.normalize, data=args.data or "shapes"
         )
@@ -92,5 +120,5 @@ def cmd_val(args: argparse.Namespace) -> int:
     except (InferenceError, WeightsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    print(json.dumps(result.as_json(), indent=1) if args.json else _table(result))
+    print(json.dumps(result.as_json(), indent=1) if args.format == "json" else _table(result))
     return EXIT_OK

@@ -16,7 +16,7 @@ from benchmarks.data.splits import open_job_data
 from benchmarks.store.row import ResultRow
 from graphspec import load_spec
 from graphspec.cli import main
-from graphspec.cli.bench import _describe_row
+from graphspec.cli.sweep_output import describe_row
 from tests import tiny_seg
 
 
@@ -121,12 +121,12 @@ def test_the_console_line_flags_a_run_that_learned_nothing() -> None:
         converged=False,
         learned=False,
     )
-    assert _describe_row(row) == (
+    assert describe_row(row) == (
         "ok: mIoU 0.013, 0.042 GFLOPs, 0.54 ms, train 0 s, best epoch 1/2, NOT CONVERGED, "
         "LEARNED NOTHING"
     )
     learned = dataclasses.replace(row, learned=True, converged=True)
-    assert _describe_row(learned).endswith("best epoch 1/2")
+    assert describe_row(learned).endswith("best epoch 1/2")
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch) -> None:
@@ -197,9 +197,9 @@ def test_bench_usage_errors(tmp_path: Path, capsys) -> None:
             "--no-report",
         ]
     )
-    assert bad_data == 1
-    rows = pd.read_csv(tmp_path / "v" / "results.csv")
-    assert rows.iloc[0]["status"] == "failed" and "nowhere" in rows.iloc[0]["error"]
+    assert bad_data == 2  # refused before any job: not one failed row per job
+    assert not (tmp_path / "v").exists()
+    assert f"--data voc:{tmp_path / 'nowhere'}: " in capsys.readouterr().err
 
 
 @pytest.mark.slow

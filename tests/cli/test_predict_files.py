@@ -95,18 +95,18 @@ def test_out_among_the_inputs_is_refused(model, tmp_path: Path, capsys) -> None:
     photos = tmp_path / "photos"
     pixels = _image(photos / "a.png", (40, 30))
     before = (photos / "a.png").read_bytes()
-    for out in (photos, photos / "preds"):
-        assert _predict(model, photos, "--out", out) == 1
+    for out in (photos, photos / "preds"):  # a wrong command line: exit 2, before any work
+        assert _predict(model, photos, "--out", out) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "input folder" in err and "--exist-ok" in err
-    assert _predict(model, photos / "a.png", "--out", photos) == 1
+    assert _predict(model, photos / "a.png", "--out", photos) == 2
     assert "is the folder of the input image" in capsys.readouterr().err
     # --exist-ok lets the pictures sit beside the images, never over one of them:
-    assert _predict(model, photos, "--out", photos, "--exist-ok") == 1
+    assert _predict(model, photos, "--out", photos, "--exist-ok") == 2
     err = capsys.readouterr().err
     image = photos / "a.png"
-    want = f"error: {image} would be written over the input image {image} (choose another --out)"
-    assert err == want + "\n"
+    want = f"{image} would be written over the input image {image} (choose another --out)"
+    assert err == f"graphspec predict: {want}\n"
     assert (photos / "a.png").read_bytes() == before
     assert np.array_equal(np.asarray(Image.open(photos / "a.png")), pixels)
     assert sorted(p.name for p in photos.iterdir()) == ["a.png"]
@@ -122,7 +122,7 @@ def test_an_output_that_is_an_input_by_another_path_is_refused(
     before = (tmp_path / "keep" / "r.png").read_bytes()
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "q.png").symlink_to(tmp_path / "keep" / "r.png")
-    assert _predict(model, tmp_path / "in", tmp_path / "keep", "--out", tmp_path / "out") == 1
+    assert _predict(model, tmp_path / "in", tmp_path / "keep", "--out", tmp_path / "out") == 2
     assert "would be written over the input image" in capsys.readouterr().err
     assert (tmp_path / "keep" / "r.png").read_bytes() == before
 

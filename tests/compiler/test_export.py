@@ -159,14 +159,16 @@ def test_ssd_onnx_candidates_select_what_decode_ssd_selects(tmp_path, capsys) ->
 
 
 BAD_WEIGHTS = {
-    "missing": "not found",
+    "missing": "--weights: no such file or directory",
     "mismatched": "unexpected keys (1): nope.weight",
     "nan": "hold NaN or inf: tensors (1): ",
 }
+"""How each bad --weights fails; a missing file is missing input (exit 2), the others
+invalid weights (exit 1)."""
 
 
 @pytest.mark.parametrize("kind", list(BAD_WEIGHTS))
-def test_bad_weights_is_one_line_exit_1(tmp_path, capsys, kind) -> None:
+def test_bad_weights_is_one_line(tmp_path, capsys, kind) -> None:
     weights = tmp_path / "w.pt"
     if kind == "mismatched":
         torch.save({"nope.weight": torch.zeros(1)}, weights)
@@ -176,11 +178,11 @@ def test_bad_weights_is_one_line_exit_1(tmp_path, capsys, kind) -> None:
         state[first].view(-1)[0] = float("nan")
         torch.save(state, weights)
     spec = str(SPECS / "segnet-small.yaml")
-    assert (
-        main(["compile", spec, "--weights", str(weights), "--onnx", str(tmp_path / "m.onnx")]) == 1
-    )
+    code = main(["compile", spec, "--weights", str(weights), "--onnx", str(tmp_path / "m.onnx")])
+    assert code == (2 if kind == "missing" else 1)
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.count("\n") == 1
+    assert err.startswith("graphspec compile: " if kind == "missing" else "error: ")
     assert BAD_WEIGHTS[kind] in err
     assert not (tmp_path / "m.onnx").exists()
 

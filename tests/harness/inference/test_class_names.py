@@ -183,9 +183,11 @@ def test_a_malformed_labelmap_fails_val_in_one_line(
 ) -> None:
     root = _voc(tmp_path, "background:0,0,0::\nroad:0,0\n")
     job = _job(run, tmp_path, "plain", RECORDED)
-    assert main(["val", str(job), "--data", f"voc:{root}"]) == 1
+    # --data is opened before anything runs: a usage error (exit 2), in one line.
+    assert main(["val", str(job), "--data", f"voc:{root}"]) == 2
     path = root / "labelmap.txt"
-    assert capsys.readouterr().err == (
-        f"error: {path}:2: bad label line 'road:0,0': 2 ':'-separated fields (expected 4) "
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith(
+        f"{path}:2: bad label line 'road:0,0': 2 ':'-separated fields (expected 4) "
         "(expected name:r,g,b:parts:actions)\n"
     )

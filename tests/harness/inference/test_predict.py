@@ -131,9 +131,12 @@ def test_detection_conf_and_max_det_filter_what_is_drawn_and_written(tmp_path: P
     )[:3]
 
 
-def test_keep_confident_by_hand() -> None:
-    from benchmarks.inference.predict import keep_confident
+def test_confident_detections_by_hand() -> None:
+    from benchmarks.tasks.detection import YOLOTask
+    from graphspec import DetectionHead
+    from graphspec.schema import YOLOHead
 
+    task = YOLOTask(YOLOHead(), DetectionHead("yolo", 3, grid=2, boxes=1), (10, 10))
     boxes = torch.arange(20, dtype=torch.float32).reshape(5, 4)
     found = [
         {
@@ -142,12 +145,12 @@ def test_keep_confident_by_hand() -> None:
             "labels": torch.tensor([1, 2, 3, 1, 2]),
         }
     ]
-    (kept,) = keep_confident(found, 0.25, 3)
+    (kept,) = task.confident(found, 0.25, 3)
     # at least 0.25: indices 1, 4 (0.9, ties in decoded order), 2 (0.3), 3 (0.25); best 3
     assert kept["scores"].tolist() == pytest.approx([0.9, 0.9, 0.3])
     assert kept["labels"].tolist() == [2, 2, 3]
     assert kept["boxes"].tolist() == [boxes[1].tolist(), boxes[4].tolist(), boxes[2].tolist()]
-    (none,) = keep_confident(found, 0.95, 3)
+    (none,) = task.confident(found, 0.95, 3)
     assert none["boxes"].shape == (0, 4) and none["labels"].tolist() == []
 
 

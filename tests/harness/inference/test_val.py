@@ -84,7 +84,7 @@ def test_table_and_bad_options(trained, capsys) -> None:
     table = capsys.readouterr().out
     assert "shapes test: 128 images" in table.splitlines()[0]
     assert any(line.split()[0] == "circle" for line in table.splitlines()[1:])
-    assert main(["val", str(job), "--weights", "x.pt"]) == 1
+    assert main(["val", str(job), "--weights", "x.pt"]) == 2  # a usage error
     assert "is a job folder" in capsys.readouterr().err
 
 

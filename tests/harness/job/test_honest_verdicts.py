@@ -18,6 +18,8 @@ import pytest
 
 import benchmarks.job.run as job_run
 from benchmarks.job.run import UndefinedMetricError, check_defined
+from benchmarks.store.settings import JobSettings
+from benchmarks.sweep.orchestrate import SweepOptions, run_bench
 from benchmarks.tasks.classification import ClassificationTask
 from benchmarks.tasks.segmentation import SegmentationTask
 from graphspec.cli import main
@@ -47,7 +49,9 @@ def test_check_defined_names_the_metric_and_why() -> None:
         check_defined(segmentation, {"miou": math.inf})
 
 
-def test_a_coco_test_split_without_annotations_fails_before_training(tmp_path: Path) -> None:
+def test_a_coco_test_split_without_annotations_fails_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "coco"
     _write_split(root, "train", 24, seed=0)
     _write_split(root, "val", 8, seed=1)  # the test split (COCO's val annotations)
@@ -55,14 +59,22 @@ def test_a_coco_test_split_without_annotations_fails_before_training(tmp_path: P
     test_json.write_text(json.dumps({**json.loads(test_json.read_text()), "annotations": []}))
     out = tmp_path / "run"
     spec = REPO / "specs" / "ssd-small.yaml"
-    args = ["bench", str(spec), "--out", str(out), "--data", f"coco:{root}", "--epochs", "1"]
-    assert main([*args, "--quiet", "--no-report"]) == 1
-    row = pd.read_csv(out / "results.csv").iloc[0]
-    assert row["status"] == "failed"
-    assert row["error"] == (
+    expected = (
         f"DataError: {test_json}: the test split has no ground truth (8 images, none with a "
         "non-crowd box): its mAP would be undefined"
     )
+    # The command line opens --data before any job: a usage error, nothing written.
+    args = ["bench", str(spec), "--out", str(out), "--data", f"coco:{root}", "--epochs", "1"]
+    assert main([*args, "--quiet", "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected.split(": ", 1)[1] in err
+    assert not out.exists()
+    # A job whose data breaks after the sweep started fails the same way, before training.
+    settings = JobSettings(data=f"coco:{root}", epochs=1)
+    run_bench([spec], SweepOptions(out=out, settings=settings, report=False, progress=False))
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert row["status"] == "failed"
+    assert row["error"] == expected
     job_dir = next((out / "jobs").iterdir())
     assert not (job_dir / "history.csv").exists() and not (job_dir / "best.pt").exists()
 

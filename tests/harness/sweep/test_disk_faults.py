@@ -1,7 +1,8 @@
-"""Disk faults: a full disk, a read-only folder, an ``--out`` that is a file.
+"""Disk faults: a full disk, a read-only folder; and an ``--out`` that is a file (a usage
+error, refused before the sweep).
 
-Each gives one ``error: cannot write PATH: REASON`` line and exit 1, keeps the finished
-rows, and leaves no partial or temp file; resuming a finished run writes nothing. Tests run
+Each disk fault gives one ``error: cannot write PATH: REASON`` line and exit 1, keeps the
+finished rows, and leaves no partial or temp file; resuming a finished run writes nothing. Tests run
 as root here, where chmod does not stop writes, so read-only folders are modelled by making
 ``tempfile.mkstemp`` (every atomic write starts there) raise EROFS.
 """
@@ -76,9 +77,10 @@ def test_out_that_is_a_file_is_one_line(tmp_path: Path, capsys) -> None:
     spec.write_text(TINY)
     out = tmp_path / "taken"
     out.write_text("not a folder")
-    assert _bench(spec, out) == 1
+    assert _bench(spec, out) == 2  # a wrong command line, refused before the sweep starts
     err = capsys.readouterr().err
-    assert err == f"error: cannot write {out}: it is a file, not a folder\n"
+    assert err == f"graphspec bench: --out {out}: it is a file, not a folder\n"
+    assert out.read_text() == "not a folder"
 
 
 @pytest.mark.parametrize(
