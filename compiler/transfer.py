@@ -2,9 +2,12 @@
 
 The checkpoint is a ``state_dict`` (or a dict holding one under ``state_dict`` / ``model``)
 loaded with ``torch.load(weights_only=True)``, so it can never run code; a run's
-``best.pt`` or ``last.pt`` (``torch.save(model.state_dict())``) is one. Keys are matched
-by name against the encoder's nodes; classifier weights of layers the FC -> conv pass
-converted are reshaped to their conv form. The decoder and head start random.
+``best.pt`` or ``last.pt`` (``torch.save(model.state_dict())``) is one. With ``match:
+name`` (the default) keys are matched by name against the encoder's nodes; classifier
+weights of layers the FC -> conv pass converted are reshaped to their conv form. With
+``match: order`` a torchvision or timm backbone fills the encoder by position
+(:mod:`compiler.transfer_order`), and the load prints which key went to which layer,
+since nothing else would show it. The decoder and head start random.
 
 A checkpoint that is missing, unreadable, of the wrong shapes or that matches none of the
 encoder's tensors is a :class:`SpecError` at ``encoder_init.checkpoint``: asking for
@@ -16,16 +19,19 @@ pretrained weights and silently training from scratch would corrupt a comparison
 from __future__ import annotations
 
 import hashlib
+import sys
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import torch
 from torch import nn
 
 from compiler.emit import GraphNet
 from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict, fc_to_conv
+from compiler.transfer_order import Pair, mapping_lines, match_by_order, skip_keys
 from graphspec import Graph, SourceLocation, SpecError
 from graphspec.schema import EncoderInit, Spec
 
@@ -42,6 +48,9 @@ class TransferReport:
     missing: list[str] = field(default_factory=list)  # encoder keys the checkpoint lacks
     unexpected: list[str] = field(default_factory=list)  # checkpoint keys nothing uses
     frozen: int = 0
+    match: str = "name"  # encoder_init.match
+    skipped: list[str] = field(default_factory=list)  # checkpoint keys encoder_init.skip left out
+    mapping: list[Pair] = field(default_factory=list)  # match: order only, in graph order
 
     @property
     def tag(self) -> str:
@@ -50,6 +59,12 @@ class TransferReport:
 
     def __str__(self) -> str:
         lines = [f"loaded {len(self.loaded)} encoder tensors from {self.tag}"]
+        if self.match == "order":
+            layers = len({p.target.split(".")[0] for p in self.mapping})
+            lines[0] += f" by order into {layers} layers:"
+            lines += [f"  {line}" for line in mapping_lines(self.mapping)]
+        if self.skipped:
+            lines.append(f"skipped ({len(self.skipped)}): " + ", ".join(self.skipped[:10]))
         if self.missing:
             lines.append(
                 f"missing from checkpoint ({len(self.missing)}): " + ", ".join(self.missing[:10])
@@ -163,9 +178,16 @@ def _read_and_match(
     loc = spec.source.locate(("encoder_init", "checkpoint"))
     path = ((spec_folder(spec) if base_dir is None else base_dir) / init.checkpoint).resolve()
     checkpoint, sha256 = read_checkpoint(path, loc)
-    checkpoint = classifier_to_fcn_state_dict(checkpoint, graph)
-    report = TransferReport(str(path), sha256)
-    _match(checkpoint, _encoder_keys(net, graph), init, report, loc)
+    checkpoint, skipped = skip_keys(checkpoint, spec)
+    report = TransferReport(str(path), sha256, match=init.match, skipped=skipped)
+    own = _encoder_keys(net, graph)
+    if init.match == "order":
+        found = match_by_order(checkpoint, own, init.strict, loc)
+        checkpoint, report.mapping, report.missing = found.tensors, found.pairs, found.missing
+        report.loaded = list(found.tensors)
+    else:
+        checkpoint = classifier_to_fcn_state_dict(checkpoint, graph)
+        _match(checkpoint, own, init, report, loc)
     if init.freeze:
         report.frozen = len(_encoder_parameters(net, graph))
     return checkpoint, report
@@ -177,11 +199,15 @@ def _encoder_parameters(net: nn.Module, graph: Graph) -> list[tuple[str, nn.Para
 
 
 def load_encoder_weights(
-    model: GraphNet, spec: Spec, base_dir: Path | None = None
+    model: GraphNet, spec: Spec, base_dir: Path | None = None, *, echo: TextIO | None = None
 ) -> TransferReport:
     """Copy matching encoder tensors from ``spec.encoder_init.checkpoint`` into ``model``
     (a path relative to ``base_dir``, by default the spec file's folder) and freeze the
-    encoder when asked."""
+    encoder when asked.
+
+    With ``match: order`` the report, key -> layer table included, is printed to ``echo``
+    (standard error by default, where ``bench`` writes its progress: its standard output
+    may be one JSON object), by the main process of a distributed run only."""
     checkpoint, report = _read_and_match(model, model.graph, spec, base_dir)
     own = model.state_dict()
     with torch.no_grad():
@@ -190,7 +216,15 @@ def load_encoder_weights(
     if spec.encoder_init is not None and spec.encoder_init.freeze:
         for _, param in _encoder_parameters(model, model.graph):
             param.requires_grad_(False)
+    if report.match == "order" and _main_process():
+        print(report, file=echo or sys.stderr, flush=True)
     return report
+
+
+def _main_process() -> bool:
+    """False on the other ranks of a distributed job, so the table prints once."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def check_encoder_init(graph: Graph, spec: Spec, base_dir: Path | None = None) -> TransferReport:

@@ -7,9 +7,11 @@ declared here too so one schema describes a whole spec and editors can validate 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import AfterValidator, Field, PrivateAttr
+from pydantic_core import PydanticCustomError
 
 from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
 from graphspec.ops.names import LayerName
@@ -125,12 +127,45 @@ class ClassificationHead(Strict):
     type: Literal["classification"] = "classification"
 
 
-class EncoderInit(Strict):
-    """Transfer learning: load matching encoder weights from a local checkpoint."""
+def _check_key(value: str) -> str:
+    """A ``skip`` entry is a key or a prefix of whole parts: ``classifier.6``, not
+    ``classifier.`` (a prefix ends at a dot, so the dot is implied)."""
+    if not re.fullmatch(r"[^\s.]+(\.[^\s.]+)*", value):
+        raise PydanticCustomError(
+            "name",
+            "invalid checkpoint key '{key}' (expected parts joined by dots, no spaces and "
+            "no dot at either end, such as classifier.6)",
+            {"key": value},
+        )
+    return value
 
-    checkpoint: str
-    freeze: bool = False
+
+CheckpointKey = Annotated[str, Field(max_length=200), AfterValidator(_check_key)]
+
+
+class EncoderInit(Strict):
+    """Transfer learning: load encoder weights from a local checkpoint.
+
+    ``match: name`` pairs a checkpoint key with the encoder tensor of the same name (a
+    graphspec checkpoint such as a run's ``best.pt``). ``match: order`` is for backbones
+    saved by other code (torchvision, timm), whose keys never name graphspec layers: the
+    checkpoint's tensors, in its key order, fill the encoder's in graph order, each pair's
+    shapes agreeing (a linear's ``[out, C*h*w]`` fills a conv ``[out, C, h, w]`` and back),
+    and a tensor left over is an error. ``skip`` leaves checkpoint keys out first, such as
+    the classifier a segmentation or detection spec does not have (docs/transfer.md)."""
+
+    checkpoint: str  # a state_dict file; a relative path starts at the spec file's folder
+    freeze: bool = False  # when true, the encoder's parameters get no gradients
     strict: bool = False  # when true, any missing or unexpected key is an error
+    match: Literal["name", "order"] = "name"  # pair tensors by key name or by position
+    skip: Annotated[
+        list[CheckpointKey],
+        Field(
+            max_length=1000,
+            description="checkpoint keys, or key prefixes up to a dot, left out before "
+            "matching (e.g. `classifier.6`: a classifier's last layer)",
+        ),
+    ] = []
 
 
 class Train(Strict):
