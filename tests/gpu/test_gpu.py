@@ -17,6 +17,11 @@ far outside (relative error ~1, cosine ~0).
 
 fp32 test: the same compile + channels_last path without bf16 must match fp32 eager
 tightly (relative 1e-3, each gradient cosine > 0.999).
+
+RoI ops: ``compiler.ops.roi_pool`` / ``roi_align`` against torchvision's CUDA kernels on
+random maps and boxes (skipped where torchvision does not import), forward and backward.
+Max pooling must agree exactly (same bins, same argmax); RoIAlign to 1e-5 (torchvision
+sums samples in another order and nvcc fuses multiply-adds in the sample positions).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compiler import compile_spec
+from compiler import compile_spec, ops
 from tests import SPECS
 
 pytestmark = [
@@ -144,3 +149,65 @@ def test_bf16_channels_last_compiled_matches_fp32_eager(name: str, exact_fp32: N
 @pytest.mark.parametrize("name", ["unet-small", "segnet-small"])
 def test_fp32_channels_last_compiled_matches_fp32_eager(name: str, exact_fp32: None) -> None:
     check_fp32_fast_path(name)
+
+
+def _torchvision_ops():
+    try:
+        from torchvision import ops as tv_ops
+    except Exception as error:  # a wheel built for another torch fails in several ways
+        pytest.skip(f"needs torchvision: {error}")
+    return tv_ops
+
+
+def _roi_case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two 64-channel 19 x 25 maps (a 300 x 400 image at 1/16) and 60 boxes: some past the
+    edges, some malformed (x2 < x1), the first 20 on multiples of 8 px (exact halves at
+    1/16). Returns the map, the ``[K, 5]`` boxes and an output gradient, on CUDA."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 64, 19, 25, generator=gen)
+    corner = torch.rand(60, 2, generator=gen) * torch.tensor([480.0, 360.0]) - 40.0
+    size = torch.rand(60, 2, generator=gen) * 320.0 - 24.0
+    boxes = torch.cat(
+        [torch.randint(0, 2, (60, 1), generator=gen).float(), corner, corner + size], 1
+    )
+    boxes[:20, 1:] = (boxes[:20, 1:] / 8).round() * 8
+    grad = torch.randn(60, 64, 7, 7, generator=gen)
+    return x.cuda(), boxes.cuda(), grad.cuda()
+
+
+def _both(op, tv_op, x: torch.Tensor, grad: torch.Tensor, *args):
+    """Outputs and input gradients of ours and torchvision's op on the same arguments."""
+    results = []
+    for fn in (op, tv_op):
+        leaf = x.clone().requires_grad_()
+        out = fn(leaf, *args)
+        (out * grad).sum().backward()
+        results.append((out.detach(), leaf.grad))
+    return results
+
+
+def test_roi_pool_matches_torchvision() -> None:
+    tv_ops = _torchvision_ops()
+    x, boxes, grad = _roi_case()
+    (ours, our_grad), (theirs, their_grad) = _both(
+        ops.roi_pool, tv_ops.roi_pool, x, grad, boxes, 7, 1 / 16
+    )
+    assert torch.equal(ours, theirs)
+    assert torch.allclose(our_grad, their_grad, atol=1e-5)  # atomics sum in another order
+    listed = [boxes[boxes[:, 0] == i, 1:] for i in range(2)]
+    assert torch.equal(ops.roi_pool(x, listed, 7, 1 / 16), tv_ops.roi_pool(x, listed, 7, 1 / 16))
+
+
+@pytest.mark.parametrize(
+    ("sampling_ratio", "aligned"), [(2, False), (0, True), (-1, False), (3, True)]
+)
+def test_roi_align_matches_torchvision(
+    sampling_ratio: int, aligned: bool, exact_fp32: None
+) -> None:
+    tv_ops = _torchvision_ops()
+    x, boxes, grad = _roi_case()
+    args = (boxes, 7, 1 / 16, sampling_ratio, aligned)
+    (ours, our_grad), (theirs, their_grad) = _both(ops.roi_align, tv_ops.roi_align, x, grad, *args)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert torch.allclose(ours, theirs, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(our_grad, their_grad, atol=1e-5, rtol=1e-5)

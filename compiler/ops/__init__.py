@@ -1,7 +1,9 @@
 """Runtime ops the emitted networks call, beyond what ``torch.nn`` provides.
 
 Generated model sources import only ``torch`` and this module, so everything here is
-plain, traceable PyTorch (``torch.compile`` and ONNX export handle it).
+plain, traceable PyTorch (``torch.compile`` and ONNX export handle it). The RoI ops live
+in :mod:`compiler.ops.roi`; their module wrappers are defined here, because generated
+source names a class ``ops.X`` only when its ``__module__`` is this package.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from torch import Tensor, nn
 from compiler.detection.box_ops import batched_nms as batched_nms
 from compiler.detection.box_ops import box_iou as box_iou
 from compiler.detection.box_ops import nms as nms
+from compiler.ops.roi import pair
+from compiler.ops.roi import roi_align as roi_align
+from compiler.ops.roi import roi_pool as roi_pool
 
 
 def max_unpool2d(x: Tensor, indices: Tensor, output_size: tuple[int, int]) -> Tensor:
@@ -132,3 +137,47 @@ class ConcatRows(nn.Module):
 
     def forward(self, *xs: Tensor) -> Tensor:
         return torch.cat(xs, dim=1)
+
+
+class RoIPool(nn.Module):
+    """Module form of :func:`roi_pool` (``torchvision.ops.RoIPool``'s signature), so a
+    Fast R-CNN head is one constructor call in generated source."""
+
+    def __init__(self, output_size: int | tuple[int, int], spatial_scale: float) -> None:
+        super().__init__()
+        self.output_size = pair(output_size)
+        self.spatial_scale = float(spatial_scale)
+
+    def forward(self, input: Tensor, rois: Tensor | list[Tensor]) -> Tensor:
+        return roi_pool(input, rois, self.output_size, self.spatial_scale)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}"
+
+
+class RoIAlign(nn.Module):
+    """Module form of :func:`roi_align` (``torchvision.ops.RoIAlign``'s signature)."""
+
+    def __init__(
+        self,
+        output_size: int | tuple[int, int],
+        spatial_scale: float,
+        sampling_ratio: int,
+        aligned: bool = False,
+    ) -> None:
+        super().__init__()
+        self.output_size = pair(output_size)
+        self.spatial_scale = float(spatial_scale)
+        self.sampling_ratio = int(sampling_ratio)
+        self.aligned = bool(aligned)
+
+    def forward(self, input: Tensor, rois: Tensor | list[Tensor]) -> Tensor:
+        return roi_align(
+            input, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
+            f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned}"
+        )
