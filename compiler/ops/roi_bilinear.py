@@ -32,9 +32,10 @@ def _first_slots(base: Tensor, bin_size: Tensor, grid: Tensor) -> Tensor:
 def _adaptive_slots(grid: Tensor, size: int) -> int:
     """Slots of the padded adaptive grid: ``2 * size + 8`` cover every sample that can
     fall on the map (see :func:`axis_weights`). Running eagerly, the largest grid, when
-    smaller, is enough (RoIs of ordinary size need a handful of slots, not ~2 H)."""
+    smaller, is enough (RoIs of ordinary size need a handful of slots, not ~2 H); on
+    the meta device (a FLOP count) there are no values to read."""
     window = 2 * size + 8
-    if torch.compiler.is_compiling() or grid.numel() == 0:
+    if torch.compiler.is_compiling() or grid.numel() == 0 or grid.is_meta:
         return window
     return max(1, min(window, int(grid.max())))
 
@@ -89,12 +90,29 @@ def _fold_batch(weights: Tensor, batch: Tensor, images: int) -> Tensor:
     return folded.reshape(weights.shape[0] * weights.shape[1], images * weights.shape[2])
 
 
+def _by_image(rows: Tensor, by_row: Tensor, batch: Tensor, images: int) -> Tensor:
+    """``[K * PH, C * W]``: each RoI's rows times its own image's ``[H, C * W]`` block,
+    one product per image (eager, several images: the folded product of
+    :func:`_fold_batch` would read every image for every RoI)."""
+    count, pooled_h, height = rows.shape
+    out = rows.new_empty((count, pooled_h, by_row.shape[1]))
+    blocks = by_row.view(images, height, -1)
+    for image in range(images):
+        index = (batch == image).nonzero().flatten()
+        if index.numel():
+            out.index_copy_(0, index, rows.index_select(0, index) @ blocks[image])
+    return out.view(count * pooled_h, by_row.shape[1])
+
+
 def _rows_first(x: Tensor, rows: Tensor, columns: Tensor, batch: Tensor) -> Tensor:
     """``[K, C, PH, PW]`` as (rows @ map) @ columns.T, the intermediate ``[K, PH, C, W]``."""
     images, channels, height, width = x.shape
     count, pooled_h = rows.shape[:2]
     by_row = x.permute(0, 2, 1, 3).reshape(images * height, channels * width)
-    partial = _fold_batch(rows, batch, images) @ by_row  # [K * PH, C * W]
+    if images > 1 and not torch.compiler.is_compiling() and not x.is_meta:
+        partial = _by_image(rows, by_row, batch, images)
+    else:
+        partial = _fold_batch(rows, batch, images) @ by_row  # [K * PH, C * W]
     out = partial.view(count, pooled_h * channels, width) @ columns.transpose(1, 2)
     return out.view(count, pooled_h, channels, columns.shape[1]).permute(0, 2, 1, 3)
 
@@ -107,7 +125,7 @@ def contract(x: Tensor, rows: Tensor, columns: Tensor, batch: Tensor) -> Tensor:
     round the weights, so it is switched off here (torchvision's kernels upcast too)."""
     pooled_h, pooled_w = rows.shape[1], columns.shape[1]
     height, width = x.shape[2:]
-    autocast = torch.is_autocast_enabled(x.device.type)
+    autocast = x.device.type != "meta" and torch.is_autocast_enabled(x.device.type)
     off = torch.autocast(x.device.type, enabled=False) if autocast else contextlib.nullcontext()
     with off:
         if pooled_h * width <= pooled_w * height:

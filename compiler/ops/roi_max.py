@@ -6,9 +6,10 @@ window are tabulated once (``p``, ``q`` up to the largest bin extent), and a bin
 extent ``h x w`` is the maximum of four (overlapping) table entries at ``p =
 floor(log2 h)``, ``q = floor(log2 w)``: four lookups per bin and channel, whatever the
 bin's size. Each entry also carries the flat position of its maximum so that ties go to
-the first position in row-major order, as in the kernels' strict ``>`` scan; the values
-flow through ``torch.where`` only, so autograd sends a bin's gradient to that position
-alone.
+the first position in row-major order, as in the kernels' strict ``>`` scan. The tables
+are built without autograd (from the detached map); the winning positions then gather
+the output from the map itself, so autograd sends a bin's gradient to that position
+alone, and the backward is one scatter instead of a pass back through every table.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def _level(extent: Tensor, levels: int) -> Tensor:
 
 def _levels(extent: Tensor, size: int) -> int:
     """Table levels for one axis: enough for the largest bin when running eagerly; when
-    tracing, the map's size (a shape may not depend on the boxes there)."""
-    if torch.compiler.is_compiling() or extent.numel() == 0:
+    tracing or on the meta device (shapes only: a FLOP count), the map's size (a shape
+    may not depend on the boxes there)."""
+    if torch.compiler.is_compiling() or extent.numel() == 0 or extent.is_meta:
         return max(size, 1).bit_length()
     return int(extent.max()).bit_length()
 
@@ -104,7 +106,7 @@ def pool_bins(x: Tensor, rois: Tensor, output_size: tuple[int, int], scale: floa
     extent_w = (right - left).clamp(min=1)
     top, left = top.clamp(max=height - 1), left.clamp(max=width - 1)
     levels_h, levels_w = _levels(extent_h, height), _levels(extent_w, width)
-    values, positions = _tables(x, levels_h, levels_w)
+    values, positions = _tables(x.detach(), levels_h, levels_w)
     p, q = _level(extent_h, levels_h), _level(extent_w, levels_w)
     rows = torch.stack([top, top + extent_h - 2**p], -1)[:, :, None, :, None]  # [K,PH,1,2,1]
     columns = torch.stack([left, left + extent_w - 2**q], -1)[:, None, :, None, :]
@@ -116,5 +118,9 @@ def pool_bins(x: Tensor, rois: Tensor, output_size: tuple[int, int], scale: floa
     position = positions.index_select(0, index).view(shape)
     upper = _best((value[..., 0, :], position[..., 0, :]), (value[..., 1, :], position[..., 1, :]))
     lower = _best((value[..., 2, :], position[..., 2, :]), (value[..., 3, :], position[..., 3, :]))
-    out = torch.where(empty[..., None], 0.0, _best(upper, lower)[0])
+    best = _best(upper, lower)[1].long() + rois[:, 0].long()[:, None, None, None] * (
+        height * width
+    )
+    out = x.permute(0, 2, 3, 1).reshape(-1, channels).gather(0, best.view(-1, channels))
+    out = torch.where(empty[..., None], 0.0, out.view(best.shape))
     return out.permute(0, 3, 1, 2).contiguous()

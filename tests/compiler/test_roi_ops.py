@@ -253,3 +253,24 @@ def test_onnx_export_decomposes_and_matches(tmp_path) -> None:
         assert torch.equal(torch.from_numpy(got[0]), expected[0])  # max pooling: exact
         for ours, theirs in zip(got[1:], expected[1:], strict=True):
             assert torch.allclose(torch.from_numpy(ours), theirs, atol=1e-5)
+
+
+def test_roi_align_on_several_images_equals_one_image_at_a_time() -> None:
+    """Eagerly, RoIs are grouped by image (one product each); the result and the map's
+    gradient must be those of running every image alone."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 2, 9, 11, dtype=torch.float64, requires_grad=True)
+    boxes = [
+        torch.tensor([[0.5, 1.0, 7.0, 8.0], [2.0, 2.0, 5.0, 9.0]], dtype=torch.float64),
+        torch.zeros(0, 4, dtype=torch.float64),
+        torch.tensor([[1.0, 0.0, 10.0, 6.5]], dtype=torch.float64),
+    ]
+    together = ops.roi_align(x, boxes, (3, 2), 0.5, sampling_ratio=-1, aligned=True)
+    alone = torch.cat(
+        [ops.roi_align(x[i : i + 1], [b], (3, 2), 0.5, -1, True) for i, b in enumerate(boxes)]
+    )
+    torch.testing.assert_close(together, alone)
+    weights = torch.randn_like(together)
+    (grad_together,) = torch.autograd.grad((together * weights).sum(), x)
+    (grad_alone,) = torch.autograd.grad((alone * weights).sum(), x)
+    torch.testing.assert_close(grad_together, grad_alone)
