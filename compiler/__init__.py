@@ -21,7 +21,10 @@ _WHERE = {
     "compile_graph": "compiler.driver",
     "compile_spec": "compiler.driver",
     "GraphNet": "compiler.emit",
+    "TwoStageNet": "compiler.emit",
+    "build_network": "compiler.emit",
     "count_parameters": "compiler.emit",
+    "add_rcnn_head": "compiler.passes",
     "add_segmentation_head": "compiler.passes",
     "add_skips": "compiler.passes",
     "add_ssd_head": "compiler.passes",
@@ -33,8 +36,9 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from compiler.driver import PASSES, compile_graph, compile_spec
-    from compiler.emit import GraphNet, count_parameters
+    from compiler.emit import GraphNet, TwoStageNet, build_network, count_parameters
     from compiler.passes import (
+        add_rcnn_head,
         add_segmentation_head,
         add_skips,
         add_ssd_head,
@@ -47,10 +51,13 @@ if TYPE_CHECKING:
 __all__ = [
     "GraphNet",
     "PASSES",
+    "TwoStageNet",
+    "add_rcnn_head",
     "add_segmentation_head",
     "add_skips",
     "add_ssd_head",
     "add_yolo_head",
+    "build_network",
     "classifier_to_fcn_state_dict",
     "compile_graph",
     "compile_spec",

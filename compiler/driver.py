@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from compiler.passes import (
+    add_rcnn_head,
     add_segmentation_head,
     add_skips,
     add_ssd_head,
     add_yolo_head,
+    build_spec,
     fc_to_conv,
     mirror_decoder,
 )
@@ -73,6 +75,7 @@ PASSES: tuple[PassStep, ...] = (
     PassStep(add_skips, "decoder"),
     PassStep(add_ssd_head, "head"),
     PassStep(add_yolo_head, "head"),
+    PassStep(add_rcnn_head, "head"),
     PassStep(add_segmentation_head, "head"),
 )
 """The pass order: FC -> conv, then the decoder and its skips, then the head."""
@@ -99,7 +102,7 @@ def compile_graph(
     nodes the passes add meet ``limits`` too (checked after each pass)."""
     check_task_head(spec)
     check_class_names(spec)
-    graph = build_graph(spec, check_budget=False, limits=limits)
+    graph = build_graph(build_spec(spec), check_budget=False, limits=limits)
     _check(graph, "build_graph")
     for step in PASSES:
         if step.applies(spec):
@@ -122,11 +125,11 @@ def compile_spec(
     For segmentation the module maps ``[N, C, H, W]`` images to ``[N, classes, H, W]``
     logits at the input's exact size. ``encoder_init`` weights are loaded unless
     ``load_weights`` is false."""
-    from compiler.emit import GraphNet  # torch only here: compile_graph runs without it
+    from compiler.emit import build_network  # torch only here: compile_graph runs without it
     from compiler.transfer import load_encoder_weights
 
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
-    model = GraphNet(compile_graph(spec))
+    model = build_network(compile_graph(spec))
     if load_weights and spec.encoder_init is not None:
         base = Path(spec.source.file).parent if spec.source.file[:1] != "<" else Path.cwd()
         model.encoder_init_report = load_encoder_weights(model, spec, base)

@@ -29,7 +29,7 @@ from typing import TextIO
 import torch
 from torch import nn
 
-from compiler.emit import GraphNet
+from compiler.emit import GraphNet, build_network
 from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict, fc_to_conv
 from compiler.transfer_order import Pair, mapping_lines, match_by_order, skip_keys
 from graphspec import Graph, SourceLocation, SpecError
@@ -234,7 +234,7 @@ def check_encoder_init(graph: Graph, spec: Spec, base_dir: Path | None = None) -
     memory-mapped, so this costs little even for a VGG-sized model; it raises the same
     errors :func:`load_encoder_weights` would."""
     with torch.device("meta"):
-        net = GraphNet(graph)
+        net = build_network(graph)
     return _read_and_match(net, graph, spec, base_dir)[1]
 
 

@@ -12,10 +12,13 @@ from graphspec.schema import Spec
 @dataclass(frozen=True)
 class Totals:
     """Whole-network cost per image: parameters (a tied weight counted once) and FLOPs
-    (2 x MACs)."""
+    (2 x MACs). A two-stage detector's FLOPs are stated at ``rois`` RoIs per image: the
+    image part once plus ``rois`` x ``roi_flops`` (the nodes that run per RoI)."""
 
     params: int
     flops: int
+    rois: int = 0
+    roi_flops: int = 0
 
     @property
     def gflops(self) -> float:
@@ -24,10 +27,22 @@ class Totals:
         return self.flops / 1e9 if self.flops < 10**300 else float("inf")
 
 
+def stated_rois(graph: Graph) -> int:
+    """RoIs per image the graph's cost is stated at (0 without a two-stage head)."""
+    layout = graph.detection.two_stage if graph.detection is not None else None
+    return layout.rois if layout is not None else 0
+
+
 def totals(graph: Graph) -> Totals:
-    """Total parameters and FLOPs of ``graph``."""
+    """Total parameters and FLOPs of ``graph``, per-RoI nodes at the stated RoI count."""
+    rois = stated_rois(graph)
+    roi_flops = sum(node.flops for node in graph if node.per_roi)
+    image_flops = sum(node.flops for node in graph if not node.per_roi)
     return Totals(
-        params=sum(node.own_params for node in graph), flops=sum(node.flops for node in graph)
+        params=sum(node.own_params for node in graph),
+        flops=image_flops + rois * roi_flops,
+        rois=rois,
+        roi_flops=roi_flops,
     )
 
 

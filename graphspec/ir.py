@@ -17,8 +17,9 @@ from typing import Literal
 
 from graphspec.errors import SourceLocation
 from graphspec.ir_check import GraphCheckError, check_results, check_wiring
+from graphspec.ir_heads import DetectionHead as DetectionHead
+from graphspec.ir_heads import TwoStageLayout as TwoStageLayout
 from graphspec.ops import Op, Shape
-from graphspec.schema import Anchors
 
 INPUT = "input"
 """The name of the image node every graph starts from."""
@@ -63,31 +64,14 @@ class Node:
     from_linear: Shape | None = None
     """``fc_to_conv``: the ``(C, h, w)`` map a converted linear read through its flatten,
     which reshapes the linear's trained weight into the conv's."""
+    per_roi: bool = False
+    """``add_rcnn_head``: the node runs once per RoI (an RoI op and everything after it),
+    so its ``shape``, ``flops`` and activations are one RoI's."""
 
     @property
     def own_params(self) -> int:
         """Parameters this node adds to the network (a tied weight counts at its owner)."""
         return self.params - self.shared_params
-
-
-@dataclass(frozen=True)
-class DetectionHead:
-    """What a detection head pass tells the harness: the one source of the anchor layout
-    (loss, decoding and mAP read it from here, never from the spec again)."""
-
-    type: Literal["ssd", "yolo"]
-    num_classes: int
-    """Object classes, background excluded."""
-    feature_sizes: tuple[tuple[int, int], ...] = ()
-    """SSD: (H, W) of each source map, in head order."""
-    anchors: Anchors | None = None
-    """SSD: scales and aspect ratios of the default boxes."""
-    default_boxes: int = 0
-    """SSD: rows of the ``scores`` / ``offsets`` outputs."""
-    grid: int = 0
-    """YOLO: cells per side (S)."""
-    boxes: int = 0
-    """YOLO: boxes per cell (B)."""
 
 
 class Graph:

@@ -38,7 +38,11 @@ class MemoryEstimate:
 def estimate(graph: Graph) -> MemoryEstimate:
     """Parameter and per-sample activation element counts of ``graph``."""
     params = sum(node.own_params for node in graph)
-    activations = sum(math.prod(node.shape) for node in graph if node.shape)
+    layout = graph.detection.two_stage if graph.detection is not None else None
+    rois = layout.train_rois if layout is not None else 0
+    activations = sum(
+        math.prod(node.shape) * (rois if node.per_roi else 1) for node in graph if node.shape
+    )
     return MemoryEstimate(params=params, activations=activations)
 
 
@@ -55,6 +59,8 @@ def training_memory_bytes(graph: Graph, batch_size: int, dtype_bytes: int = 4) -
       max-pool's indices, a conv's workspace, the backward's transient gradients); the two
       roughly cancel for the CNNs specs describe, and the estimate is meant to catch specs
       that are off by orders of magnitude, not to predict the allocator's peak to the byte.
+    * A two-stage detector's per-RoI nodes (RoI op, box head) hold one output per RoI: they
+      count ``sampling.rois`` times per image, the RoIs a training image sends through.
 
     Mixed precision (bf16 autocast) halves the activations; the harness passes the default
     4 bytes either way, so the estimate errs on the safe (larger) side.

@@ -74,7 +74,7 @@ def receptive_field(
 ) -> tuple[tuple[int, int] | None, tuple[Fraction, Fraction] | None]:
     """Receptive field and cumulative stride of ``op``'s output from its inputs' (the
     widest field and finest stride over the inputs), or ``None`` after a flatten."""
-    if not preds:
+    if not preds or op.restarts_field:
         return (1, 1), (Fraction(1), Fraction(1))
     if len(shape) != 3 or any(p.rf is None or p.jump is None for p in preds):
         return None, None

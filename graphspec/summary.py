@@ -34,6 +34,8 @@ def summary_rows(graph: Graph) -> list[dict[str, Any]]:
         }
         if node.tied_to:
             row["tied_to"] = node.tied_to
+        if node.per_roi:
+            row["per_roi"] = True
         rows.append(row)
     return rows
 
@@ -49,7 +51,27 @@ def summary_dict(graph: Graph) -> dict[str, Any]:
     }
     if graph.detection is not None and graph.detection.default_boxes:
         info["default_boxes"] = graph.detection.default_boxes
+    layout = graph.detection.two_stage if graph.detection is not None else None
+    if layout is not None:
+        info["rois"] = total.rois
+        info["flops_per_roi"] = total.roi_flops
+        if layout.anchors:
+            info["anchors"] = layout.anchors
     return info
+
+
+def cost_sentence(info: dict[str, Any]) -> str:
+    """``1.234 GFLOPs (2 x MACs) per image``, with a two-stage detector's RoI count and
+    split: the image part once plus the per-RoI part at the stated count."""
+    text = f"{info['gflops']:.3f} GFLOPs (2 x MACs) per image"
+    if "rois" not in info:
+        return text
+    per_roi = info["flops_per_roi"]
+    image = info["gflops"] - info["rois"] * per_roi / 1e9
+    return (
+        f"{text} at {info['rois']} RoIs ({image:.3f} GFLOPs for the image + {info['rois']} "
+        f"x {per_roi / 1e6:.3g} MFLOPs per RoI)"
+    )
 
 
 def _human(n: float) -> str:
@@ -68,7 +90,7 @@ def format_summary(graph: Graph) -> str:
         table.append(
             (
                 row["name"],
-                row["op"],
+                row["op"] + (" /RoI" if row.get("per_roi") else ""),
                 "x".join(map(str, row["shape"])),
                 f"{row['params']:,}",
                 _human(row["flops"]),
@@ -87,10 +109,11 @@ def format_summary(graph: Graph) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
-    lines.append(
-        f"{info['name']}: {info['total_params']:,} parameters, "
-        f"{info['gflops']:.3f} GFLOPs (2 x MACs) per image"
-    )
+    lines.append(f"{info['name']}: {info['total_params']:,} parameters, {cost_sentence(info)}")
     if "default_boxes" in info:
         lines.append(f"default boxes: {info['default_boxes']}")
+    if "anchors" in info:
+        lines.append(f"RPN anchors: {info['anchors']}")
+    if "rois" in info:
+        lines.append("/RoI: the layer runs once per RoI; its FLOPs are one RoI's")
     return "\n".join(lines)

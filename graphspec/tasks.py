@@ -93,7 +93,7 @@ TaskName = Annotated[str, _TaskNames]
 SEGMENTATION = declare_task(
     TaskForm("segmentation", ("segmentation", "fcn", None), "map", decoder=True)
 )
-DETECTION = declare_task(TaskForm("detection", ("ssd", "yolo"), "head"))
+DETECTION = declare_task(TaskForm("detection", ("ssd", "yolo", "rcnn"), "head"))
 """Detection has no headless form: its loss, decoding and mAP read the anchor layout that
-only an SSD or YOLO head records."""
+only a detection head (SSD, YOLO, R-CNN) records."""
 CLASSIFICATION = declare_task(TaskForm("classification", ("classification", None), "vector"))

@@ -33,8 +33,9 @@ from benchmarks.cost.timing import (
     throughput_from_stats,
     time_forward,
 )
-from compiler import GraphNet
+from compiler import build_network
 from graphspec import Graph
+from graphspec.budget import stated_rois
 
 __all__ = ["TimingRow", "counted_gflops", "flops_mismatch", "time_model"]
 
@@ -44,13 +45,21 @@ def counted_gflops(graph: Graph) -> float:
 
     The model and its batch-1 example live on the meta device: shapes flow, nothing is
     computed, no random numbers are drawn, and eval mode keeps BatchNorm happy on 1x1 maps.
-    """
+    A two-stage detector is given the stated number of RoIs (:func:`graphspec.budget.
+    stated_rois`), as whole-image boxes: its own proposals are data-dependent (NMS), which
+    the meta device cannot run, and the count is what the static FLOPs are stated at."""
+    rois = stated_rois(graph)
     with torch.device("meta"):
-        net = GraphNet(graph).eval()
+        net = build_network(graph).eval()
         example = torch.empty(1, *graph["input"].shape)
+    kwargs = {}
+    if rois:
+        _, height, width = graph["input"].shape
+        box = torch.tensor([0.0, 0.0, float(width), float(height)])
+        kwargs = {"proposals": [box.expand(rois, 4).contiguous()]}
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        net(example)
+        net(example, **kwargs)
     return counter.get_total_flops() / 1e9
 
 

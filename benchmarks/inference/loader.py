@@ -35,7 +35,7 @@ from benchmarks.store.jobs import file_hash, job_key
 from benchmarks.store.layout import JobFolder, RunFolder
 from benchmarks.store.results import ResultsFileError, ResultsStore
 from benchmarks.store.settings import JobSettings, SettingsError
-from compiler import GraphNet
+from compiler import GraphNet, build_network
 from compiler.emit.weights import load_weights_file
 from graphspec import Graph, Spec, load_spec
 
@@ -214,6 +214,6 @@ def open_job(job_dir: Path) -> JobModel:
 def load_network(graph: Graph, weights: Path) -> tuple[GraphNet, dict[str, torch.Tensor]]:
     """``GraphNet(graph)`` with ``weights`` loaded (:func:`load_weights_file`), in eval mode,
     and the state it loaded (memory-mapped) for networks of other sizes."""
-    net = GraphNet(graph)
+    net = build_network(graph)
     state = load_weights_file(net, weights)
     return net.eval(), state

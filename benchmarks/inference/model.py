@@ -25,7 +25,7 @@ from benchmarks.data.normalize import Normalization, parse_normalization
 from benchmarks.inference.loader import InferenceError, load_network, open_job
 from benchmarks.store.layout import JobFolder
 from benchmarks.tasks import Task, task_classes, task_for
-from compiler import GraphNet, compile_graph
+from compiler import build_network, compile_graph
 from compiler.emit.weights import WeightsError, load_weights
 from graphspec import Graph, Spec, load_spec
 
@@ -74,7 +74,7 @@ def compile_at(
     """The spec compiled at ``size`` with ``state`` loaded strictly, in eval mode."""
     sized = spec.with_input_size(size)
     graph = compile_graph(sized, check_budget=False)
-    net = GraphNet(graph)
+    net = build_network(graph)
     try:
         load_weights(net, state, "file")
     except WeightsError as exc:

@@ -19,7 +19,7 @@ from benchmarks.store.jobs import Job
 from benchmarks.store.settings import JobSettings
 from benchmarks.tasks import Task, task_for
 from benchmarks.train.recipe import SweepRecipe, resolve_recipe
-from compiler import GraphNet, compile_graph
+from compiler import build_network, compile_graph
 from compiler.transfer import TransferReport, load_encoder_weights
 from graphspec import Graph, Spec, Totals, load_spec, totals
 
@@ -56,7 +56,7 @@ def build(job: Job, settings: JobSettings, device: torch.device | None = None) -
     task = task_for(spec, graph)  # a spec no task serves fails before anything is built
     if device is not None:
         check_memory(graph, resolve_recipe(sweep_recipe(settings), spec).batch_size, device)
-    model = GraphNet(graph)
+    model = build_network(graph)
     transfer = None if spec.encoder_init is None else load_encoder_weights(model, spec)
     static, counted = totals(graph), counted_gflops(graph)
     return Built(spec, size, graph, model, task, static, counted, transfer)

@@ -12,11 +12,18 @@ from benchmarks.tasks.base import Metric, Task
 from benchmarks.tasks.classification import ClassificationTask
 from benchmarks.tasks.detection import SSDTask, YOLOTask
 from benchmarks.tasks.segmentation import SegmentationTask
+from benchmarks.tasks.two_stage import TwoStageTask
 from graphspec import Graph, Spec, SpecError
 
 __all__ = ["TASKS", "Metric", "Task", "task_class", "task_classes", "task_for"]
 
-TASKS: tuple[type[Task], ...] = (SegmentationTask, SSDTask, YOLOTask, ClassificationTask)
+TASKS: tuple[type[Task], ...] = (
+    SegmentationTask,
+    SSDTask,
+    YOLOTask,
+    TwoStageTask,
+    ClassificationTask,
+)
 """Every task the harness runs, in report order (the first class of a name wins)."""
 
 FALLBACK_METRIC = Metric("accuracy", "accuracy", "Accuracy (fraction)")

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from compiler import compile_graph
-from compiler.emit import GraphNet
+from compiler.emit import build_network
 from graphspec import Graph, build_graph
 from graphspec.gc_pause import paused_gc
 from graphspec.loader import validate_spec
@@ -100,7 +100,7 @@ def _compile(text: str, stages: Stages) -> Graph:
 def to_module(text: str, stages: Stages) -> torch.nn.Module:
     """YAML text -> module (what ``compile_spec`` does, split up)."""
     graph = _compile(text, stages)
-    return stages.timed("module", lambda: GraphNet(graph))  # type: ignore[return-value]
+    return stages.timed("module", lambda: build_network(graph))  # type: ignore[return-value]
 
 
 def cli_check_seconds(text: str) -> float:

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from benchmarks.cost.measure import TimingRow, time_model
-from compiler import GraphNet, compile_graph
+from compiler import build_network, compile_graph
 from graphspec import SpecError, load_spec
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
@@ -65,7 +65,7 @@ class Repeat:
 def _model(path: Path) -> tuple[str, nn.Module, tuple[int, int, int]]:
     graph = compile_graph(load_spec(path))
     shape = graph["input"].shape
-    return graph.name, GraphNet(graph), (shape[0], shape[1], shape[2])
+    return graph.name, build_network(graph), (shape[0], shape[1], shape[2])
 
 
 def _time(net: nn.Module, shape: tuple[int, int, int], args: argparse.Namespace) -> TimingRow:

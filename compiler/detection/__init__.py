@@ -1,4 +1,4 @@
-"""Detection maths shared by the SSD and YOLOv1 heads, their training and their evaluation.
+"""Detection maths of the SSD, YOLOv1 and two-stage heads, their training and evaluation.
 
 Plain batched PyTorch with no dependency on the rest of ``compiler`` (so the runtime
 ``compiler.ops`` can re-export from here without an import cycle):
@@ -8,7 +8,12 @@ Plain batched PyTorch with no dependency on the rest of ``compiler`` (so the run
 * ``box_coding``: SSD offset encoding / decoding, target padding, anchor matching;
 * ``ssd_loss``: the SSD multibox loss with hard negative mining;
 * ``yolo_loss``: the YOLOv1 loss and the YOLOv1 output layout;
-* ``postprocess``: raw SSD / YOLOv1 outputs -> per-image detections (scores, NMS, top-k).
+* ``postprocess``: raw SSD / YOLOv1 outputs -> per-image detections (scores, NMS, top-k);
+* ``rpn``: Faster R-CNN's anchors, proposals, anchor sampling and RPN loss;
+* ``roi_sampling``: Fast R-CNN's RoI minibatch and its regression targets;
+* ``two_stage_loss``, ``two_stage_decode``: the box head's loss, deltas and decoding;
+* ``window_proposals``: the built-in proposal rule (import it from its module: the
+  function shares the module's name).
 """
 
 from __future__ import annotations

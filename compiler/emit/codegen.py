@@ -14,12 +14,15 @@ from compiler.emit.graphnet import Step, plan_steps
 from compiler.emit.modules import module_call
 from graphspec import INPUT, Graph, totals
 
+PROPOSALS_ARG = "proposals"
+"""The parameter of a two-stage detector's ``forward`` that takes precomputed proposals."""
+
 
 def variable_names(graph: Graph, steps: list[Step]) -> dict[str, str]:
     """A distinct local variable for every value of the forward pass (node outputs and
-    pool indices), avoiding keywords and each other."""
+    pool indices), avoiding keywords, the forward's parameters and each other."""
     names = {INPUT: "x"}
-    taken = {"x", "self", "torch", "nn", "ops"}
+    taken = {"x", "self", "torch", "nn", "ops", PROPOSALS_ARG}
     keys = [k for step in steps for k in step.outputs]
     for key in keys:
         base = key.replace(":indices", "_indices")
@@ -86,16 +89,41 @@ def generate_source(
     for node in graph:
         if node.tied_to:
             lines.append(f"        self.{node.name}.weight = self.{node.tied_to}.weight  # tied")
-    outputs = graph.results
-    ret = "torch.Tensor" if len(outputs) == 1 else "tuple[torch.Tensor, ...]"
-    lines += ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
+    lines += _forward(graph, steps)
+    return "\n".join(_wrap(line) for line in lines) + "\n"
+
+
+def _forward(graph: Graph, steps: list[Step]) -> list[str]:
+    """The straight-line ``forward``. A two-stage detector's takes optional precomputed
+    ``proposals`` (per image ``[L, 4]``), returns ``(class scores, box deltas, RoIs)``
+    and is the inference form: training samples RoIs against the ground truth, which
+    ``compiler.emit.TwoStageNet`` does."""
+    layout = graph.detection.two_stage if graph.detection is not None else None
     var = variable_names(graph, steps)
+    outputs = [var[o] for o in graph.results]
+    if layout is not None:
+        lines = [
+            "",
+            "    def forward(",
+            f"        self, x: torch.Tensor, {PROPOSALS_ARG}: list[torch.Tensor] | None = None",
+            "    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:",
+        ]
+        outputs = [var[layout.scores], var[layout.deltas], var[layout.proposals]]
+    else:
+        ret = "torch.Tensor" if len(outputs) == 1 else "tuple[torch.Tensor, ...]"
+        lines = ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
     for step in steps:
         args = ", ".join(var[k] for k in step.inputs)
         targets = ", ".join(var[k] for k in step.outputs)
-        lines.append(f"        {targets} = self.{step.node}({args})")
-    lines.append(f"        return {', '.join(var[o] for o in outputs)}")
-    return "\n".join(_wrap(line) for line in lines) + "\n"
+        call = f"self.{step.node}({args})"
+        if layout is not None and step.node == layout.proposals:
+            lines.append(f"        {targets} = {PROPOSALS_ARG}")
+            lines.append(f"        if {PROPOSALS_ARG} is None:")
+            lines.append(f"            {targets} = {call}")
+            continue
+        lines.append(f"        {targets} = {call}")
+    lines.append(f"        return {', '.join(outputs)}")
+    return lines
 
 
 def _wrap(line: str, limit: int = 100) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from compiler.emit.codegen import generate_source
 from compiler.emit.graphnet import GraphNet
+from compiler.emit.network import build_network
 from compiler.emit.onnx import export_onnx
 from compiler.emit.weights import load_weights_file, save_state
 from compiler.passes.fc_to_conv import classifier_to_fcn_state_dict
@@ -37,7 +38,7 @@ def _loaded_net(graph: Graph, weights: PathArg | None, fcn: bool) -> GraphNet:
     what does not fit). With ``fcn`` the file may be the classifier's, whose linear
     weights are reshaped to the converted convs. The file is read as every weights file
     is (:func:`~compiler.emit.weights.load_weights_file`: bounded, memory-mapped, checked)."""
-    net = GraphNet(graph)
+    net = build_network(graph)
     if weights is not None:
         convert = (lambda state: classifier_to_fcn_state_dict(state, graph)) if fcn else None
         load_weights_file(net, weights, convert=convert)

@@ -205,3 +205,46 @@ def _(op: ops.AnchorRows, inputs: list[Shape], out: Shape) -> ModuleCall:
 @module_call.register
 def _(op: ops.ConcatRows, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.ConcatRows)
+
+
+@module_call.register
+def _(op: ops.RPNProposals, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(
+        rt.RPNProposals,
+        dict(
+            sizes=op.sizes,
+            ratios=op.ratios,
+            stride=op.stride,
+            feature_size=op.feature,
+            image_size=op.image,
+            pre_nms=op.pre_nms,
+            post_nms=op.post_nms,
+            train_pre_nms=op.train_pre_nms,
+            train_post_nms=op.train_post_nms,
+            nms=op.nms,
+            min_size=op.min_size,
+        ),
+    )
+
+
+@module_call.register
+def _(op: ops.WindowProposals, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.WindowProposals, dict(count=op.count, nms=op.nms))
+
+
+@module_call.register
+def _(op: ops.RoIAlign, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(
+        rt.RoIAlign,
+        dict(
+            output_size=op.output,
+            spatial_scale=op.spatial_scale,
+            sampling_ratio=op.sampling_ratio,
+            aligned=op.aligned,
+        ),
+    )
+
+
+@module_call.register
+def _(op: ops.RoIPool, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.RoIPool, dict(output_size=op.output, spatial_scale=op.spatial_scale))

@@ -5,7 +5,8 @@ The file is meant for deployment, so its interface is named and stable: one inpu
 batch axis is dynamic: H and W stay the spec's input size, because unpooling, resizes to
 the input and the FC -> conv kernels are built for that size. A detector is exported with
 its decoding (:class:`~compiler.emit.decoded.DecodedDetector`): every candidate's pixel
-box and class scores, NMS left to the consumer.
+box and class scores, NMS left to the consumer. A two-stage detector takes a second input,
+``rois`` ``[R, 5]`` (:class:`~compiler.emit.decoded_two_stage.DecodedTwoStage`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ from pathlib import Path
 import torch
 
 from compiler.emit.decoded import DecodedDetector
+from compiler.emit.decoded_two_stage import DecodedTwoStage
 from compiler.emit.graphnet import GraphNet, example_input
+from compiler.emit.two_stage import TwoStageNet
 from graphspec import Graph
 
-__all__ = ["INPUT_NAME", "MIN_OPSET", "OnnxExportError", "export_onnx", "onnx_output_names"]
+__all__ = [
+    "INPUT_NAME",
+    "MIN_OPSET",
+    "ROIS_NAME",
+    "OnnxExportError",
+    "export_onnx",
+    "onnx_output_names",
+]
 
 INPUT_NAME = "images"
+ROIS_NAME = "rois"
 MIN_OPSET = 18
 """The lowest opset torch's dynamo exporter implements; below it, it converts silently
 (and may fail to), so an older opset is refused instead."""
@@ -44,7 +55,33 @@ def onnx_output_names(graph: Graph) -> tuple[str, ...]:
         if len(graph.results) != 1:
             raise OnnxExportError(f"expected 1 result, got {graph.results}")
         return ("logits",)
+    layout = graph.detection.two_stage
+    if layout is not None and layout.rpn is not None:
+        return ("scores", "boxes", "proposal_scores", "proposal_boxes")
     return ("scores", "boxes")
+
+
+def _exported(net: GraphNet) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str], tuple]:
+    """The module to export, its example inputs, their names and their dynamic axes: the
+    network itself (``images``), wrapped to decode (detectors), and for a two-stage
+    detector also the RoIs to score (``rois`` ``[R, 5]``, R dynamic)."""
+    graph = net.graph
+    images = example_input(graph, batch=_EXAMPLE_BATCH)
+    batch = torch.export.Dim("batch")
+    if graph.detection is None:
+        return net, (images,), [INPUT_NAME], ({0: batch},)
+    if not isinstance(net, TwoStageNet):
+        return DecodedDetector(net).eval(), (images,), [INPUT_NAME], ({0: batch},)
+    _, height, width = images.shape[1:]
+    rois = torch.tensor(
+        [
+            [0, 0, 0, width / 2, height / 2],
+            [1, width / 4, height / 4, width, height],
+            [0, 1, 2, width / 3, height / 3],
+        ]
+    )
+    dims = ({0: batch}, {0: torch.export.Dim("rois")})
+    return DecodedTwoStage(net).eval(), (images, rois), [INPUT_NAME, ROIS_NAME], dims
 
 
 class _DropTorchvisionNotice(logging.Filter):
@@ -89,19 +126,17 @@ def export_onnx(net: GraphNet, path: str | Path, opset: int | None = None) -> Pa
     path = Path(path)
     graph = net.graph
     outputs = onnx_output_names(graph)
-    net = net.eval()
-    exported: torch.nn.Module = net if graph.detection is None else DecodedDetector(net).eval()
-    batch = torch.export.Dim("batch")
+    exported, example, names, dynamic = _exported(net.eval())
     with _quiet_exporter():
         program = torch.onnx.export(
             exported,
-            (example_input(graph, batch=_EXAMPLE_BATCH),),
+            example,
             dynamo=True,
             verbose=False,
             opset_version=opset,
-            input_names=[INPUT_NAME],
+            input_names=names,
             output_names=list(outputs),
-            dynamic_shapes=({0: batch},),
+            dynamic_shapes=dynamic,
         )
     produced = next(o.version for o in program.model_proto.opset_import if o.domain == "")
     if opset is not None and produced != opset:

@@ -8,6 +8,8 @@ source names a class ``ops.X`` only when its ``__module__`` is this package.
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -18,6 +20,10 @@ from compiler.detection.box_ops import nms as nms
 from compiler.ops.roi import pair
 from compiler.ops.roi import roi_align as roi_align
 from compiler.ops.roi import roi_pool as roi_pool
+
+# Two-stage heads: read at call time, so importing the runtime ops stays cheap.
+_RPN = "compiler.detection.rpn"
+_WINDOWS = "compiler.detection.window_proposals"
 
 
 def max_unpool2d(x: Tensor, indices: Tensor, output_size: tuple[int, int]) -> Tensor:
@@ -181,3 +187,62 @@ class RoIAlign(nn.Module):
             f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
             f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned}"
         )
+
+
+class RPNProposals(nn.Module):
+    """Faster R-CNN's proposal layer: RPN objectness ``[N, A, 2]`` and deltas ``[N, A, 4]``
+    on the anchors of a ``feature_size`` map at ``stride`` -> per image ``[L, 4]`` boxes
+    (``compiler.detection.rpn.rpn_proposals``; the train counts in training mode). The
+    anchors are a non-persistent buffer: the state_dict holds weights only."""
+
+    def __init__(
+        self,
+        sizes: tuple[float, ...],
+        ratios: tuple[float, ...],
+        stride: tuple[float, float],
+        feature_size: tuple[int, int],
+        image_size: tuple[int, int],
+        pre_nms: int,
+        post_nms: int,
+        train_pre_nms: int,
+        train_post_nms: int,
+        nms: float = 0.7,
+        min_size: float = 0.0,
+    ) -> None:
+        super().__init__()
+        rpn = importlib.import_module(_RPN)
+        self.image_size = tuple(image_size)
+        self.counts = {False: (pre_nms, post_nms), True: (train_pre_nms, train_post_nms)}
+        self.nms, self.min_size = nms, min_size
+        anchors = rpn.rpn_anchors(tuple(feature_size), tuple(stride), sizes, ratios)
+        self.register_buffer("anchors", anchors, persistent=False)
+
+    def forward(self, objectness: Tensor, deltas: Tensor) -> list[Tensor]:
+        rpn = importlib.import_module(_RPN)
+        pre_nms, post_nms = self.counts[self.training]
+        return rpn.rpn_proposals(
+            objectness,
+            deltas,
+            self.anchors,
+            self.image_size,
+            pre_nms=pre_nms,
+            post_nms=post_nms,
+            nms_iou=self.nms,
+            min_size=self.min_size,
+        )
+
+
+class WindowProposals(nn.Module):
+    """The built-in proposal rule on each image: at most ``count`` ``[L, 4]`` boxes per
+    image (``compiler.detection.window_proposals``)."""
+
+    def __init__(self, count: int, nms: float = 0.7) -> None:
+        super().__init__()
+        self.count, self.nms = count, nms
+
+    def forward(self, images: Tensor) -> list[Tensor]:
+        windows = importlib.import_module(_WINDOWS)
+        return windows.window_proposals(images, count=self.count, nms_iou=self.nms)
+
+    def extra_repr(self) -> str:
+        return f"count={self.count}, nms={self.nms}"

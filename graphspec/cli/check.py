@@ -80,6 +80,7 @@ def _check(
                 "errors": [],
                 "params": total.params,
                 "gflops": total.gflops,
+                **({"rois": total.rois} if total.rois else {}),
             }
         )
         if lock is not None:
@@ -103,9 +104,10 @@ def _print_text(
         print(issue)
     for result in results:
         if result["valid"]:
+            at = f" at {result['rois']} RoIs" if "rois" in result else ""
             print(
                 f"{result['file']}: ok ({result['params']:,} parameters, "
-                f"{result['gflops']:.3f} GFLOPs)"
+                f"{result['gflops']:.3f} GFLOPs{at})"
             )
     bad = sum(not r["valid"] for r in results) + missing
     print(f"{checked} checked, {bad} invalid", file=sys.stderr)

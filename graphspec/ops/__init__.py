@@ -45,6 +45,7 @@ from graphspec.ops.norm import BatchNorm
 from graphspec.ops.pointwise import GELU, Dropout, LeakyReLU, ReLU, Sigmoid, SiLU
 from graphspec.ops.pool import AdaptiveAvgPool, AvgPool, MaxPool
 from graphspec.ops.resize import Upsample
+from graphspec.ops.roi import RoIAlign, RoIPool, RPNProposals, WindowProposals
 
 
 class _SpecOpUnion:
@@ -90,7 +91,10 @@ __all__ = [
     "Pair",
     "PosInt",
     "ReLU",
+    "RPNProposals",
     "Reshape",
+    "RoIAlign",
+    "RoIPool",
     "Shape",
     "ShapeError",
     "SiLU",
@@ -99,6 +103,7 @@ __all__ = [
     "Strict",
     "Upsample",
     "Width",
+    "WindowProposals",
     "forget_op",
     "on_new_op",
     "spec_ops",

@@ -157,7 +157,9 @@ class Op(Strict):
     * ``pointwise``: value by value, same shape, on maps and on vectors alike (so
       ``fc_to_conv`` keeps it between a flatten and a linear);
     * ``keeps_size``: never changes the spatial size (``mirror_decoder`` skips it);
-    * ``mirror``: a :data:`MirrorRule`.
+    * ``mirror``: a :data:`MirrorRule`;
+    * ``restarts_field``: the output is in a frame of its own (an RoI op's bins, a crop),
+      so receptive field and stride start over at one cell.
     """
 
     arity: ClassVar[int | None] = 1
@@ -165,6 +167,7 @@ class Op(Strict):
     pointwise: ClassVar[bool] = False
     keeps_size: ClassVar[bool] = False
     mirror: ClassVar[MirrorRule] = "none"
+    restarts_field: ClassVar[bool] = False
     op: str
     name: LayerName | None = None
     from_: str | list[str] | None = Field(default=None, alias="from")

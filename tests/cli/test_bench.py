@@ -140,7 +140,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypatch
             out = super().forward(x)
             return out * float("nan") if self.spec_name == "diverges" else out
 
-    monkeypatch.setattr(job_build, "GraphNet", NaNNet)
+    monkeypatch.setattr(job_build, "build_network", NaNNet)
     broken = _spec(tmp_path, "broken", classes=11)  # the shapes data has at most 10 classes
     diverges = _spec(tmp_path, "diverges")
     good = _spec(tmp_path, "good")

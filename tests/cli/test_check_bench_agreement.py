@@ -114,5 +114,6 @@ def test_every_head_type_serves_exactly_one_task() -> None:
         "fcn": ["segmentation"],
         "ssd": ["detection"],
         "yolo": ["detection"],
+        "rcnn": ["detection"],
         "classification": ["classification"],
     }

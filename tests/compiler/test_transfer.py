@@ -313,7 +313,7 @@ def test_check_agrees_with_load_and_builds_only_a_meta_model(tmp_path, monkeypat
             super().__init__(graph)
             built.append(self)
 
-    monkeypatch.setattr(transfer, "GraphNet", Spy)
+    monkeypatch.setattr(transfer, "build_network", Spy)
     checked = check_encoder_init(compile_graph(spec), spec)
     monkeypatch.undo()
     assert len(built) == 1

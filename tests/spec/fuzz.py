@@ -75,14 +75,14 @@ def deadline(seconds: float) -> Iterator[None]:
 
 
 def _emit(graph: Any) -> None:
-    """GraphNet, its generated source, and the source's class loading its state_dict."""
+    """The network, its generated source, and the source's class loading its state_dict."""
     import torch
 
     import graphspec
-    from compiler import GraphNet
+    from compiler import build_network
     from compiler.emit.codegen import generate_source
 
-    net = GraphNet(graph)
+    net = build_network(graph)
     source = generate_source(graph)
     namespace: dict[str, Any] = {"__name__": "fuzz_generated"}
     exec(compile(source, "<generated>", "exec"), namespace)
@@ -94,9 +94,23 @@ def _emit(graph: Any) -> None:
     if graphspec.totals(graph).gflops <= MAX_FORWARD_GFLOPS:  # shape inference == PyTorch
         with torch.no_grad():
             out = net.eval()(torch.zeros(1, *graph[graphspec.INPUT].shape))
-        got = [tuple(t.shape[1:]) for t in (out if isinstance(out, tuple) else (out,))]
-        if got != [tuple(graph[r].shape) for r in graph.results]:
-            raise AssertionError(f"forward gave {got}, the IR says {graph.results} shapes")
+        _check_shapes(graph, out)
+
+
+def _check_shapes(graph: Any, out: Any) -> None:
+    """The forward's shapes are the IR's (a two-stage detector's per RoI, at most the
+    stated RoIs)."""
+    from compiler.emit.two_stage import TwoStageOutput, two_stage_layout
+
+    names = graph.results
+    if isinstance(out, TwoStageOutput):
+        layout = two_stage_layout(graph)
+        names, out = (layout.scores, layout.deltas), (out.class_logits, out.box_deltas)
+        if out[0].shape[0] > layout.rois:
+            raise AssertionError(f"{out[0].shape[0]} RoIs, over the stated {layout.rois}")
+    got = [tuple(t.shape[1:]) for t in (out if isinstance(out, tuple) else (out,))]
+    if got != [tuple(graph[r].shape) for r in names]:
+        raise AssertionError(f"forward gave {got}, the IR says {names} shapes")
 
 
 def stages(text: str) -> list[tuple[str, Callable[[Any], Any]]]:

@@ -36,7 +36,7 @@ def test_same_seed_same_cases_and_other_seed_other_cases() -> None:
 
 def test_reference_specs_are_accepted_through_the_whole_path() -> None:
     # the small references build a GraphNet, generate source and load the state_dict
-    for name in ("unet-small", "segnet-small", "ssd-small", "fcn-small"):
+    for name in ("unet-small", "segnet-small", "ssd-small", "fcn-small", "faster-rcnn-small"):
         outcome = fuzz.run_case(Case(0, name, (), corpus()[name]), limit=60.0)
         assert (outcome.kind, outcome.stage) == ("accepted", "emit"), outcome
 

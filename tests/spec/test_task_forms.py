@@ -33,7 +33,8 @@ def saliency() -> Iterator[TaskForm]:
 def test_the_three_built_in_forms() -> None:
     forms = task_forms()
     assert list(forms) == ["segmentation", "detection", "classification"]
-    assert forms["detection"].heads == ("ssd", "yolo") and forms["detection"].output == "head"
+    assert forms["detection"].heads == ("ssd", "yolo", "rcnn")
+    assert forms["detection"].output == "head"
     assert forms["segmentation"].decoder and not forms["classification"].decoder
 
 

@@ -69,7 +69,7 @@ def test_bench_refuses_a_job_that_does_not_fit_before_building_it(
     def no_build(*args: object) -> None:
         raise AssertionError("the model must not be built")
 
-    monkeypatch.setattr(benchmarks.job.build, "GraphNet", no_build)
+    monkeypatch.setattr(benchmarks.job.build, "build_network", no_build)
     out = tmp_path / "run"
     args = ["bench", str(two), "--out", str(out), "--batch-size", "2", "--quiet", "--no-report"]
     assert main([*args, "--device", "cpu"]) == 1
