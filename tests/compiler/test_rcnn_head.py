@@ -177,3 +177,11 @@ def test_the_spatial_scale_is_never_typed() -> None:
         load_spec(text)
     graph = compile_graph(load_spec(BASE + "  proposals: {source: builtin}\n  roi: {from: feat}\n"))
     assert graph["roi"].op.spatial_scale == float(1 / Fraction(graph["feat"].jump[0]))
+
+
+def test_faster_rcnn_vgg16_reports_its_anchors_as_ssd_reports_8732() -> None:
+    graph = _graph("faster-rcnn-vgg16")
+    # conv5_3 is 38 x 63 at 600 x 1000 (Caffe's ceil-mode pools), 9 anchors a position.
+    assert graph.detection.two_stage.anchors == 38 * 63 * 9 == 21546
+    assert "RPN anchors: 21546" in format_summary(graph)
+    assert graph["proposals"].op.stride == (16.0, 16.0) and graph["roi"].op.spatial_scale == 1 / 16
