@@ -120,13 +120,16 @@ def _stride_issue(node: Node, what: str) -> str | None:
 
 def enforce_limits(graph: Graph, limits: Limits = DEFAULT_LIMITS) -> None:
     """Raise a :class:`SpecError` at the first node (in topological order) over a cap, or
-    at the node where the running parameter or FLOP total first passes its cap."""
+    at the node where the running parameter or FLOP total first passes its cap (a
+    two-stage head's per-RoI nodes count at the stated RoI count, as in the totals)."""
     params = flops = 0
     max_flops = limits.max_gflops * 10**9
+    layout = graph.detection.two_stage if graph.detection is not None else None
+    rois = layout.rois if layout is not None else 1
     for node in graph.topological():
         issue = node_issue(node, limits)
         params += node.own_params
-        flops += node.flops
+        flops += node.flops * (rois if node.per_roi else 1)
         if issue is None and params > limits.max_params:
             issue = _exceeds("the network's parameters", params, "max_params", limits)
         if issue is None and flops > max_flops:

@@ -118,9 +118,7 @@ def pool_bins(x: Tensor, rois: Tensor, output_size: tuple[int, int], scale: floa
     position = positions.index_select(0, index).view(shape)
     upper = _best((value[..., 0, :], position[..., 0, :]), (value[..., 1, :], position[..., 1, :]))
     lower = _best((value[..., 2, :], position[..., 2, :]), (value[..., 3, :], position[..., 3, :]))
-    best = _best(upper, lower)[1].long() + rois[:, 0].long()[:, None, None, None] * (
-        height * width
-    )
+    best = _best(upper, lower)[1].long() + rois[:, 0].long()[:, None, None, None] * (height * width)
     out = x.permute(0, 2, 3, 1).reshape(-1, channels).gather(0, best.view(-1, channels))
     out = torch.where(empty[..., None], 0.0, out.view(best.shape))
     return out.permute(0, 3, 1, 2).contiguous()

@@ -185,3 +185,23 @@ def test_faster_rcnn_vgg16_reports_its_anchors_as_ssd_reports_8732() -> None:
     assert graph.detection.two_stage.anchors == 38 * 63 * 9 == 21546
     assert "RPN anchors: 21546" in format_summary(graph)
     assert graph["proposals"].op.stride == (16.0, 16.0) and graph["roi"].op.spatial_scale == 1 / 16
+
+
+def test_the_flop_cap_counts_the_per_roi_layers_at_the_stated_rois() -> None:
+    from graphspec.limits import Limits
+
+    spec = load_spec(SPECS / "rcnn-small.yaml")  # 0.412 GFLOPs: 100 crops x 4.1 MFLOPs
+    compile_graph(spec, limits=Limits(max_gflops=1))
+    with pytest.raises(SpecError, match="GFLOPs over the resource cap"):
+        compile_graph(
+            spec.model_copy(
+                update={
+                    "head": spec.head.model_copy(
+                        update={
+                            "proposals": spec.head.proposals.model_copy(update={"count": 100_000})
+                        }
+                    )
+                }
+            ),
+            limits=Limits(max_gflops=1),
+        )
