@@ -74,7 +74,22 @@ class BuiltinProposals(Strict):
     nms: Fraction01 = 0.7
 
 
-Proposals = Annotated[RPNProposals | BuiltinProposals, Field(discriminator="source")]
+class FileProposals(Strict):
+    """Precomputed proposals, Fast R-CNN's convention (selective search run beforehand):
+    one file per image in ``folder``, named by the image file's stem
+    (``2007_000032.npy``), a float array ``[L, 4]`` of ``x1, y1, x2, y2`` boxes in that
+    image's pixels, best first; the first ``count`` are used, and ``count`` is the RoI
+    count the FLOPs are stated at. A relative ``folder`` starts at the spec file's folder.
+    Data without image files (the built-in shapes) has no such files: use ``builtin``."""
+
+    source: Literal["file"] = "file"
+    folder: Annotated[str, Field(min_length=1, max_length=4096)]
+    count: Count = 2000
+
+
+Proposals = Annotated[
+    RPNProposals | BuiltinProposals | FileProposals, Field(discriminator="source")
+]
 
 
 class RoI(Strict):

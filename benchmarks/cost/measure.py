@@ -37,7 +37,38 @@ from compiler import build_network
 from graphspec import Graph
 from graphspec.budget import stated_rois
 
-__all__ = ["TimingRow", "counted_gflops", "flops_mismatch", "time_model"]
+__all__ = ["TimingRow", "counted_gflops", "flops_mismatch", "time_model", "with_stated_rois"]
+
+
+def _stated_boxes(graph: Graph, images: int, device: torch.device | str) -> list[torch.Tensor]:
+    """The stated RoI count of whole-image boxes per image: the RoIs a two-stage network is
+    costed at when its proposals cannot be computed (meta device) or come from files."""
+    _, height, width = graph["input"].shape
+    box = torch.tensor([0.0, 0.0, float(width), float(height)], device=device)
+    return [box.expand(stated_rois(graph), 4).contiguous() for _ in range(images)]
+
+
+class _StatedRoIs(nn.Module):
+    """``runner`` called with the stated RoIs as its proposals (see :func:`with_stated_rois`)."""
+
+    def __init__(self, runner: nn.Module, graph: Graph) -> None:
+        super().__init__()
+        self.runner, self.graph = runner, graph
+
+    def forward(self, images: torch.Tensor) -> object:
+        boxes = _stated_boxes(self.graph, images.shape[0], images.device)
+        return self.runner(images, proposals=boxes)
+
+
+def with_stated_rois(net: nn.Module, runner: nn.Module) -> nn.Module:
+    """What to time for ``net``: ``runner`` itself, or, for a two-stage network whose
+    proposals come from files (it cannot make its own), ``runner`` given the stated RoI
+    count of whole-image boxes per image, the count its FLOPs are stated at."""
+    graph = getattr(net, "graph", None)
+    layout = graph.detection.two_stage if graph is not None and graph.detection else None
+    if layout is None or graph[layout.proposals].op.op != "given_proposals":
+        return runner
+    return _StatedRoIs(runner, graph)
 
 
 def counted_gflops(graph: Graph) -> float:
@@ -52,11 +83,7 @@ def counted_gflops(graph: Graph) -> float:
     with torch.device("meta"):
         net = build_network(graph).eval()
         example = torch.empty(1, *graph["input"].shape)
-    kwargs = {}
-    if rois:
-        _, height, width = graph["input"].shape
-        box = torch.tensor([0.0, 0.0, float(width), float(height)])
-        kwargs = {"proposals": [box.expand(rois, 4).contiguous()]}
+    kwargs = {"proposals": _stated_boxes(graph, 1, "cpu")} if rois else {}
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         net(example, **kwargs)

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from benchmarks.data.common import Sample
 from benchmarks.data.view import DatasetView
 
-__all__ = ["FLIP_PROBABILITY", "RandomHorizontalFlip", "flip_sample"]
+__all__ = ["FLIP_PROBABILITY", "RandomHorizontalFlip", "flip_sample", "mirror_boxes"]
 
 FLIP_PROBABILITY = 0.5
 _STREAM = 0xF11F  # keeps these draws apart from any other SeedSequence([seed, ...]) user
@@ -33,16 +33,23 @@ def flip_sample(item: Sample) -> Sample:
     is ``W - x`` and a box ``[x1, y1, x2, y2]`` becomes ``[W - x2, y1, W - x1, y2]``.
     """
     width = item["image"].shape[-1]
-    boxes = item["boxes"]
-    flipped = boxes.clone()
-    flipped[:, 0] = width - boxes[:, 2]
-    flipped[:, 2] = width - boxes[:, 0]
-    return {
+    flipped: Sample = {
         **item,
         "image": torch.flip(item["image"], dims=(-1,)),
         "mask": torch.flip(item["mask"], dims=(-1,)),
-        "boxes": flipped,
+        "boxes": mirror_boxes(item["boxes"], width),
     }
+    if "proposals" in item:
+        flipped["proposals"] = mirror_boxes(item["proposals"], width)
+    return flipped
+
+
+def mirror_boxes(boxes: torch.Tensor, width: float) -> torch.Tensor:
+    """``[x1, y1, x2, y2]`` rows mirrored in an image ``width`` pixels wide."""
+    mirrored = boxes.clone()
+    mirrored[:, 0] = width - boxes[:, 2]
+    mirrored[:, 2] = width - boxes[:, 0]
+    return mirrored
 
 
 class RandomHorizontalFlip(DatasetView):

@@ -217,6 +217,8 @@ class CocoDetection(Dataset[Sample]):
             "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.tensor(labels, dtype=torch.int64),
             "image_id": info.image_id,
+            "name": info.path.stem,
+            "source_size": (info.height, info.width),
         }
 
     def _mask(self, objects: list[CocoObject], scale: np.ndarray) -> np.ndarray:

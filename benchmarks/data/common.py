@@ -37,6 +37,9 @@ class Sample(TypedDict):
     labels: torch.Tensor  # int64 [M] in 1..K
     label: NotRequired[torch.Tensor]  # int64 []: image class in 0..K-1 (shapes only)
     image_id: int
+    name: NotRequired[str]  # the image file's stem (data read from files)
+    source_size: NotRequired[tuple[int, int]]  # (H, W) of the image file
+    proposals: NotRequired[torch.Tensor]  # float32 [L, 4] xyxy, pixels of the returned image
 
 
 class Batch(TypedDict):
@@ -48,6 +51,7 @@ class Batch(TypedDict):
     labels: list[torch.Tensor]
     label: NotRequired[torch.Tensor]  # int64 [N], when every item has one
     image_id: list[int]
+    proposals: NotRequired[list[torch.Tensor]]  # per image, when every item has them
 
 
 def collate(batch: Sequence[Sample]) -> Batch:
@@ -67,6 +71,8 @@ def collate(batch: Sequence[Sample]) -> Batch:
     }
     if all("label" in item for item in batch):
         out["label"] = torch.stack([item["label"] for item in batch])
+    if all("proposals" in item for item in batch):
+        out["proposals"] = [item["proposals"] for item in batch]
     return out
 
 

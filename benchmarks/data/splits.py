@@ -10,6 +10,7 @@ train split is flipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch.utils.data import DataLoader, Dataset
@@ -53,17 +54,21 @@ def open_job_data(
     limit: int | None,
     normalize: str,
     augment: bool,
+    inputs: Callable[[Dataset], Dataset] | None = None,
 ) -> JobData:
     """Open every split of ``source`` at ``size`` (so bad data, a test split without ground
     truth included, fails with one :class:`~benchmarks.data.DataError` before training) and
     wrap them: ``limit`` caps the training and validation images, ``normalize`` is bench's
-    ``--normalize``, ``augment`` flips the training images."""
+    ``--normalize``, ``augment`` flips the training images, ``inputs`` adds what else the
+    task's network reads (:meth:`~benchmarks.tasks.base.Task.with_inputs`, before the
+    flips, which mirror it too)."""
     holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT
 
     def split(name: str, limit: int | None = None) -> Dataset:
-        return make_dataset(
+        data = make_dataset(
             source, name, size, seed=seed, limit=limit, num_classes=classes, holdout=holdout
         )
+        return data if inputs is None else inputs(data)
 
     normalization = parse_normalization(normalize, source)
     train = split(TRAIN_SPLIT, limit)

@@ -200,4 +200,6 @@ class VOCSegmentation(Dataset[Sample]):
             "boxes": torch.zeros((0, 4), dtype=torch.float32),
             "labels": torch.zeros((0,), dtype=torch.int64),
             "image_id": index,
+            "name": image_path.stem,
+            "source_size": (image.height, image.width),
         }

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from benchmarks.data import Batch, DataError
 from benchmarks.figures.overlay import save_mask, save_png
 from benchmarks.figures.shown import DEFAULT_CONF, DEFAULT_MAX_DET
 from benchmarks.inference.images import IMAGE_SUFFIXES, ImageError, find_images, read_image
@@ -36,6 +37,7 @@ from benchmarks.inference.model import InferenceError, LoadedModel
 from benchmarks.inference.outputs import ImageOutputs, OutputPlan, plan_outputs
 from benchmarks.inference.tta import TTATask
 from benchmarks.tasks.base import ImageResult
+from benchmarks.tasks.two_stage import TwoStageTask
 from graphspec.atomic import atomic_write_text, ensure_dir
 
 __all__ = [
@@ -95,11 +97,23 @@ class _Predictor:
     conf: float
     max_det: int
 
-    def __call__(self, image: Image.Image) -> ImageResult:
+    def __call__(self, image: Image.Image, path: Path) -> ImageResult:
+        batch = self._batch(image, path)
         with torch.inference_mode():
-            prediction = self.tta.forward(self.model.net, {"image": _input(self.model, image)})
+            prediction = self.tta.forward(self.model.net, batch)
         prediction = self.model.task.confident(prediction, self.conf, self.max_det)
         return self.model.task.image_result(image, prediction, self.names)
+
+    def _batch(self, image: Image.Image, path: Path) -> Batch:
+        """The image at the input size, with what else the task's network reads from
+        the data (a two-stage spec's proposal file, named by the image's stem)."""
+        pixels = _input(self.model, image)
+        item = {"image": pixels[0], "name": path.stem, "source_size": (image.height, image.width)}
+        extra = self.model.task.with_inputs([item])[0]  # type: ignore[arg-type]
+        batch: Batch = {"image": pixels}  # type: ignore[typeddict-item]
+        if "proposals" in extra:
+            batch["proposals"] = [extra["proposals"]]
+        return batch
 
 
 def _check_thresholds(conf: float, max_det: int) -> None:
@@ -117,9 +131,16 @@ def predict_images(
     flip: bool,
     conf: float = DEFAULT_CONF,
     max_det: int = DEFAULT_MAX_DET,
+    proposals: Path | None = None,
 ) -> PredictResult:
-    """Predict every image of ``plan`` and write its files (see the module docstring)."""
+    """Predict every image of ``plan`` and write its files (see the module docstring).
+    ``proposals``: where a two-stage spec with proposals from files finds them (default:
+    the spec's folder); an image without its file is skipped with the reason."""
     _check_thresholds(conf, max_det)
+    if proposals is not None:
+        if not isinstance(model.task, TwoStageTask) or model.task.proposal_folder is None:
+            raise InferenceError("--proposals is for a spec whose proposals come from files")
+        model.task.proposal_folder = proposals
     ensure_dir(plan.out)
     names = model.class_names()
     predict = _Predictor(model, TTATask(model, scales, flip), names, conf, max_det)
@@ -127,10 +148,11 @@ def predict_images(
     for number, item in enumerate(plan.items, start=1):
         try:
             image = read_image(item.image)
-        except ImageError as exc:
+            predicted = predict(image, item.image)
+        except (ImageError, DataError) as exc:
             result.skipped.append(Skipped(item.image, str(exc)))
             continue
-        done, found = _write(item, predict(image))
+        done, found = _write(item, predicted)
         result.done.append(done)
         if found is not None:  # a detector: COCO results for every image
             coco += [{"image_id": number, **entry} for entry in found]

@@ -96,7 +96,8 @@ class TTATask(Task):
                 scaled = F.interpolate(image, size=scale.size, mode="bilinear", align_corners=False)
             for flipped in (False, True) if self.flip else (False,):
                 x = scaled.flip(-1) if flipped else scaled
-                prediction = scale.task.predict(scale.net(x))
                 view = View(scale.size, self.input_size, flipped)
+                viewed = self.base.view_batch(batch, x, view)
+                prediction = scale.task.predict(scale.task.forward(scale.net, viewed))
                 views.append(self.base.unview(prediction, view))
         return self.base.merge(views)

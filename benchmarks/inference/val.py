@@ -91,8 +91,10 @@ def validate_model(
     source = data or model.data
     holdout = 0.0 if source == "shapes" else DEFAULT_HOLDOUT
     classes = model.task.data_classes(model.spec)
-    dataset = make_dataset(
-        source, split, model.size, seed=model.seed, num_classes=classes, holdout=holdout
+    dataset = model.task.with_inputs(
+        make_dataset(
+            source, split, model.size, seed=model.seed, num_classes=classes, holdout=holdout
+        )
     )
     loader = DataLoader(
         NormalizedDataset(dataset, model.normalization), batch_size=batch_size, collate_fn=collate

@@ -62,6 +62,7 @@ def fit(
         limit=settings.limit,
         normalize=settings.normalize,
         augment=settings.augment,
+        inputs=task.with_inputs,
     )
     task.check_data(built.spec, data.train)
     recipe = resolve_recipe(sweep_recipe(settings), built.spec)

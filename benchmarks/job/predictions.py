@@ -74,7 +74,7 @@ def _tiles(
     device: torch.device,
 ) -> Tiles:
     """One row of the strip: the input, its truth and the prediction, enlarged alike."""
-    batch = move_batch({"image": sample["image"][None]}, device, channels_last=False)
+    batch = move_batch(collate([sample]), device, channels_last=False)  # what else it reads too
     prediction = task.predict(task.forward(net, batch))
     prediction = task.confident(prediction, DEFAULT_CONF, DEFAULT_MAX_DET)
     picture = _picture(sample["image"], normalization)

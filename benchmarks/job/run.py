@@ -26,7 +26,7 @@ from typing import Any, Literal
 import torch
 
 from benchmarks.cost.conditions import fixed_threads
-from benchmarks.cost.measure import TimingRow, flops_mismatch, time_model
+from benchmarks.cost.measure import TimingRow, flops_mismatch, time_model, with_stated_rois
 from benchmarks.data.names import job_class_names
 from benchmarks.job.build import Built, build
 from benchmarks.job.fit import Fitted, fit
@@ -94,7 +94,7 @@ def _measure(
     on_phase("time")
     timing = time_model(
         fitted.net,
-        fitted.runner,
+        with_stated_rois(fitted.net, fitted.runner),
         image_shape,
         batch_size,
         device,

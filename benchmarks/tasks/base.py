@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from benchmarks.data import Batch
 from benchmarks.metrics.per_class import ClassScore
@@ -189,6 +190,17 @@ class Task(ABC):
     @property
     def primary(self) -> Metric:
         return self.metrics[0]
+
+    def with_inputs(self, dataset: Dataset) -> Dataset:
+        """``dataset`` with whatever else this task's network reads beside the image
+        (precomputed proposals); the dataset itself by default."""
+        return dataset
+
+    def view_batch(self, batch: Batch, images: Tensor, view: View) -> Batch:
+        """The batch a test-time ``view`` runs on: ``images`` (already resized and
+        mirrored) and what else the network reads, mapped into the view; by default only
+        the images change."""
+        return {**batch, "image": images}
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
         """Run the model on a batch; overridden by tasks whose models also take targets."""

@@ -248,3 +248,8 @@ def _(op: ops.RoIAlign, inputs: list[Shape], out: Shape) -> ModuleCall:
 @module_call.register
 def _(op: ops.RoIPool, inputs: list[Shape], out: Shape) -> ModuleCall:
     return ModuleCall(rt.RoIPool, dict(output_size=op.output, spatial_scale=op.spatial_scale))
+
+
+@module_call.register
+def _(op: ops.GivenProposals, inputs: list[Shape], out: Shape) -> ModuleCall:
+    return ModuleCall(rt.GivenProposals, dict(count=op.count))

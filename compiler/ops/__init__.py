@@ -246,3 +246,22 @@ class WindowProposals(nn.Module):
 
     def extra_repr(self) -> str:
         return f"count={self.count}, nms={self.nms}"
+
+
+class GivenProposals(nn.Module):
+    """The proposal step of a network whose proposals come from files: they are passed
+    with the images (``net(images, proposals=[...])``), so running this step is an error
+    that says so."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def forward(self, images: Tensor) -> list[Tensor]:
+        raise ValueError(
+            "this network reads precomputed proposals (at most "
+            f"{self.count} an image): pass them, net(images, proposals=[boxes per image])"
+        )
+
+    def extra_repr(self) -> str:
+        return f"count={self.count}"

@@ -20,10 +20,19 @@ from compiler.passes.rcnn_parts import (
     mark_per_roi,
     roi_op,
 )
-from graphspec import INPUT, DetectionHead, Graph, Node, Spec, SpecError, infer_node
+from graphspec import (
+    INPUT,
+    DetectionHead,
+    Graph,
+    Node,
+    SourceLocation,
+    Spec,
+    SpecError,
+    infer_node,
+)
 from graphspec.ir import TwoStageLayout
-from graphspec.ops import Input, RoIAlign, WindowProposals
-from graphspec.rcnn_schema import BuiltinProposals, RCNNHead, RPNProposals
+from graphspec.ops import GivenProposals, Input, RoIAlign, WindowProposals
+from graphspec.rcnn_schema import BuiltinProposals, FileProposals, RCNNHead, RPNProposals
 
 PROPOSALS = "proposals"
 ROI = "roi"
@@ -105,7 +114,7 @@ def _check_mode(spec: Spec, head: RCNNHead) -> None:
         raise SpecError.at(
             src.locate(("head", "proposals", "source")),
             "an RPN reads a feature map of the whole image, which mode crop never computes "
-            "(expected source: builtin)",
+            "(expected source: builtin or file)",
         )
 
 
@@ -116,7 +125,7 @@ def _add_roi_mode(graph: Graph, spec: Spec, head: RCNNHead) -> str:
     if isinstance(head.proposals, RPNProposals):
         add_rpn(graph, spec, head.proposals, PROPOSALS)
     else:
-        _add_window_proposals(graph, head.proposals, loc, INPUT)
+        _add_image_proposals(graph, head.proposals, loc)
     source = check_map(graph, spec, head.roi.from_, ("head", "roi", "from"))
     op = roi_op(head.roi, graph[source], spec)
     node = append_node(
@@ -126,15 +135,24 @@ def _add_roi_mode(graph: Graph, spec: Spec, head: RCNNHead) -> str:
     return ROI
 
 
-def _add_window_proposals(graph: Graph, proposals: BuiltinProposals, loc, image: str) -> None:
-    op = WindowProposals(count=proposals.count, nms=proposals.nms)
-    append_node(graph, PROPOSALS, op, [image], role="head", loc=loc, stage="head")
+def _add_image_proposals(
+    graph: Graph, proposals: BuiltinProposals | FileProposals, loc: SourceLocation
+) -> None:
+    """The proposal node of a source that needs only the image: the built-in rule, or
+    the proposals the network is given (files)."""
+    if isinstance(proposals, BuiltinProposals):
+        op: WindowProposals | GivenProposals = WindowProposals(
+            count=proposals.count, nms=proposals.nms
+        )
+    else:
+        op = GivenProposals(count=proposals.count)
+    append_node(graph, PROPOSALS, op, [INPUT], role="head", loc=loc, stage="head")
 
 
 def _add_crop_mode(graph: Graph, spec: Spec, head: RCNNHead) -> str:
     """Image -> proposals -> warp of each to the crop size -> the encoder (built at the
     crop size, reading the warp instead of the image); returns the encoder's output."""
-    assert head.crop is not None and isinstance(head.proposals, BuiltinProposals)
+    assert head.crop is not None and not isinstance(head.proposals, RPNProposals)
     loc = spec.source.locate(("head", "crop"))
     warp = RoIAlign(output=head.crop, spatial_scale=1.0, sampling_ratio=2, aligned=True)
     graph.add(Node(ROI, warp, "head", loc, stage="head"), [INPUT])
@@ -142,7 +160,7 @@ def _add_crop_mode(graph: Graph, spec: Spec, head: RCNNHead) -> str:
     image = Input(channels=spec.input.channels, height=spec.input.height, width=spec.input.width)
     graph[INPUT].op = image
     infer_node(graph, INPUT)
-    _add_window_proposals(graph, head.proposals, spec.source.locate(("head", "proposals")), INPUT)
+    _add_image_proposals(graph, head.proposals, spec.source.locate(("head", "proposals")))
     graph.connect(PROPOSALS, ROI, 1)
     infer_node(graph, ROI)
     return graph.output

@@ -17,7 +17,7 @@ from benchmarks.figures.shown import DEFAULT_CONF, DEFAULT_MAX_DET
 from benchmarks.inference.limits import MAX_IMAGE_PIXELS
 from benchmarks.store.layout import JobFolder
 from graphspec.cli.errors import EXIT_INVALID, EXIT_OK, UsageError
-from graphspec.cli.inputs import input_file, output_dir
+from graphspec.cli.inputs import input_dir, input_file, output_dir
 from graphspec.cli.options import add_command, add_format_option, positive
 from graphspec.cli.run_options import check_normalize
 
@@ -94,6 +94,13 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="detection: keep at most N boxes per image, the best scoring ones",
     )
+    p.add_argument(
+        "--proposals",
+        default=None,
+        metavar="DIR",
+        help="two-stage spec with proposals from files: read IMAGE_STEM.npy here instead "
+        "of in the spec's proposals.folder",
+    )
     add_format_option(p, "every file written, each image's files, the images skipped")
     p.set_defaults(func=cmd_predict)
 
@@ -158,11 +165,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     check_model_args(args)
     scales = parse_scales(args.scales)
+    proposals = (
+        None if args.proposals is None else input_dir(args.proposals, "a folder", "--proposals")
+    )
     plan = _plan(args)
     try:
         model = load_model(args.model, args.weights, normalize=args.normalize)
         result = predict_images(
-            model, plan, scales=scales, flip=args.flip, conf=args.conf, max_det=args.max_det
+            model,
+            plan,
+            scales=scales,
+            flip=args.flip,
+            conf=args.conf,
+            max_det=args.max_det,
+            proposals=proposals,
         )
     except (InferenceError, WeightsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -45,7 +45,7 @@ from graphspec.ops.norm import BatchNorm
 from graphspec.ops.pointwise import GELU, Dropout, LeakyReLU, ReLU, Sigmoid, SiLU
 from graphspec.ops.pool import AdaptiveAvgPool, AvgPool, MaxPool
 from graphspec.ops.resize import Upsample
-from graphspec.ops.roi import RoIAlign, RoIPool, RPNProposals, WindowProposals
+from graphspec.ops.roi import GivenProposals, RoIAlign, RoIPool, RPNProposals, WindowProposals
 
 
 class _SpecOpUnion:
@@ -65,6 +65,7 @@ Layer = Annotated[Op, _SpecOpUnion]
 
 __all__ = [
     "GELU",
+    "GivenProposals",
     "IDENT",
     "MAX_INT",
     "AdaptiveAvgPool",

@@ -64,6 +64,19 @@ class WindowProposals(Op):
         return (self.count, 4)
 
 
+class GivenProposals(Op):
+    """Proposals the network is given with the images (precomputed, from files): at most
+    ``count`` boxes per image."""
+
+    in_spec: ClassVar[bool] = False
+    op: Literal["given_proposals"] = "given_proposals"
+    count: int
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        _spatial(inputs[0], self.op)
+        return (self.count, 4)
+
+
 class RoIPool(Op):
     """Fast R-CNN's RoI max pooling to ``output`` bins; ``spatial_scale`` is the inverse
     of the source map's inferred stride. Max comparisons count zero FLOPs."""

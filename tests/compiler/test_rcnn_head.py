@@ -205,3 +205,20 @@ def test_the_flop_cap_counts_the_per_roi_layers_at_the_stated_rois() -> None:
             ),
             limits=Limits(max_gflops=1),
         )
+
+
+@pytest.mark.parametrize("mode", ["  roi: {from: feat}\n", "  mode: crop\n  crop: 8\n"])
+def test_file_proposals_are_given_to_the_network(mode: str) -> None:
+    import torch
+
+    from compiler import build_network
+
+    graph = compile_graph(
+        load_spec(BASE + "  proposals: {source: file, folder: boxes, count: 7}\n" + mode)
+    )
+    assert graph["proposals"].op.op == "given_proposals" and totals(graph).rois == 7
+    net = build_network(graph).eval()
+    with pytest.raises(ValueError, match=r"pass them, net\(images, proposals="):
+        net(torch.rand(1, 3, 32, 32))
+    out = net(torch.rand(1, 3, 32, 32), proposals=[torch.tensor([[1.0, 2.0, 20.0, 30.0]])])
+    assert out.class_logits.shape == (1, 3) and out.box_deltas.shape == (1, 12)
