@@ -10,7 +10,14 @@ from::
      "image_id": int}
 
 plus, for the synthetic shapes only, ``"label"``: int64 [] in 0..K-1, the class of the
-image's largest object (what a classification spec with ``classes: K`` predicts). Every
+image's largest object (what a classification spec with ``classes: K`` predicts), and, for
+the shapes and for COCO files with segmentations, ``"instance_masks"``: bool [M, H, W], one
+row per object, row ``i`` belonging to ``boxes[i]``/``labels[i]``, at the returned image
+size (for instance segmentation). It costs M x H x W bytes per image (about 1.8 MB for
+seven objects at 512x512). Shapes rows are each object's visible pixels (disjoint, and
+per class they make up ``mask``); COCO rows are each object's own polygons or RLE, so they
+may overlap, and crowd regions are not instances. VOC's segmentation layout has no
+instance annotations, so its items have no such key. Every
 dataset has ``num_classes`` (K+1), ``class_names`` (index 0 is ``"background"``) and
 ``image_size`` (H, W). :func:`make_dataset` builds one from a source string, and
 :func:`collate` batches items for a ``DataLoader``. Bad or missing data raises

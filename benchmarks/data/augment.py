@@ -27,7 +27,8 @@ _STREAM = 0xF11F  # keeps these draws apart from any other SeedSequence([seed, .
 
 
 def flip_sample(item: Sample) -> Sample:
-    """``item`` mirrored left-right: image and mask columns reversed, boxes mirrored.
+    """``item`` mirrored left-right: image, mask and instance mask columns reversed, boxes
+    (and proposals) mirrored, so every key still describes the same pixels.
 
     Pixel ``j`` spans ``[j, j + 1)``, so in an image ``W`` pixels wide the mirror of ``x``
     is ``W - x`` and a box ``[x1, y1, x2, y2]`` becomes ``[W - x2, y1, W - x1, y2]``.
@@ -41,6 +42,8 @@ def flip_sample(item: Sample) -> Sample:
     }
     if "proposals" in item:
         flipped["proposals"] = mirror_boxes(item["proposals"], width)
+    if "instance_masks" in item:
+        flipped["instance_masks"] = torch.flip(item["instance_masks"], dims=(-1,))
     return flipped
 
 

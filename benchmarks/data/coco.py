@@ -88,6 +88,12 @@ class CocoDetection(Dataset[Sample]):
     255 (ignore). Without any the whole mask is 255. RLE masks are decoded by
     ``pycocotools.mask`` at the image's size and resized nearest-neighbour (pixel centres).
 
+    With segmentations, items also carry ``instance_masks`` (bool [M, H, W], row ``i`` for
+    ``boxes[i]``): each boxed object's own polygons or RLE at output size, drawn exactly as
+    for the semantic mask, so rows may overlap. Crowd regions and objects without a box get
+    no row; a boxed object without a segmentation gets an all-False row. The rows cost
+    M x H x W bytes per item; a file without any segmentation gives no such key.
+
     Args:
         path: a COCO folder or an instances ``.json`` file (see the module docstring).
         split: ``train``/``val``/``test`` (a folder without ``test`` annotations uses ``val``;
@@ -203,36 +209,58 @@ class CocoDetection(Dataset[Sample]):
         out_h, out_w = self.image_size
         scale = np.array([out_w / info.width, out_h / info.height])
         objects = self.objects[info.image_id]
-        boxes, labels = [], []
-        for obj in objects:
+        # Each object's mask is decoded once and serves both the semantic and instance masks.
+        shapes = [self._object_mask(obj, scale) if self.has_masks else None for obj in objects]
+        boxes, labels, instances = [], [], []
+        for obj, shape in zip(objects, shapes, strict=True):
             box = _box(obj, info)
             if box is None:
-                continue
+                continue  # crowd or empty: no box, label or instance row
             x0, y0, x1, y1 = box
             boxes.append([x0 * scale[0], y0 * scale[1], x1 * scale[0], y1 * scale[1]])
             labels.append(obj.label)
-        return {
+            instances.append(shape)
+        item: Sample = {
             "image": image_to_tensor(resize_rgb(img, self.image_size)),
-            "mask": torch.from_numpy(self._mask(objects, scale).astype(np.int64)),
+            "mask": torch.from_numpy(self._mask(objects, shapes, scale).astype(np.int64)),
             "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.tensor(labels, dtype=torch.int64),
             "image_id": info.image_id,
             "name": info.path.stem,
             "source_size": (info.height, info.width),
         }
+        if self.has_masks:
+            stacked = np.zeros((len(instances), out_h, out_w), dtype=bool)
+            for row, shape in zip(stacked, instances, strict=True):
+                if shape is not None:  # else no segmentation: the row stays empty
+                    row[shape] = True
+            item["instance_masks"] = torch.from_numpy(stacked)
+        return item
 
-    def _mask(self, objects: list[CocoObject], scale: np.ndarray) -> np.ndarray:
-        """Semantic mask at output size: scaled polygons (exact at any size), resized RLE."""
+    def _object_mask(self, obj: CocoObject, scale: np.ndarray) -> np.ndarray | None:
+        """``obj``'s bool mask at output size: RLE decoded and resized nearest-neighbour,
+        polygons scaled and filled (exact at any size); None without a segmentation."""
+        if obj.rle is not None:
+            return resize_labels(decode_rle(obj.rle), self.image_size) > 0
+        if not obj.polygons:
+            return None
+        canvas = np.zeros(self.image_size, dtype=np.uint8)
+        for polygon in obj.polygons:
+            fill_polygon(canvas, polygon * scale, 1)
+        return canvas > 0
+
+    def _mask(
+        self, objects: list[CocoObject], shapes: list[np.ndarray | None], scale: np.ndarray
+    ) -> np.ndarray:
+        """Semantic mask at output size from the objects' masks (``shapes``, in order);
+        largest objects are painted first so small ones stay visible."""
         if not self.has_masks:
             return np.full(self.image_size, IGNORE_INDEX, dtype=np.uint8)
         mask = np.zeros(self.image_size, dtype=np.uint8)
-        for obj in sorted(objects, key=lambda o: -o.area):
-            value = IGNORE_INDEX if obj.iscrowd else obj.label
-            if obj.rle is not None:
-                mask[resize_labels(decode_rle(obj.rle), self.image_size) > 0] = value
-            elif obj.polygons:
-                for polygon in obj.polygons:
-                    fill_polygon(mask, polygon * scale, value)
+        for i in sorted(range(len(objects)), key=lambda i: -objects[i].area):
+            obj, shape = objects[i], shapes[i]
+            if shape is not None:
+                mask[shape] = IGNORE_INDEX if obj.iscrowd else obj.label
             else:  # no segmentation: we cannot tell which box pixels are the object
                 x, y, w, h = obj.bbox
                 corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])

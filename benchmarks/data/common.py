@@ -40,6 +40,7 @@ class Sample(TypedDict):
     name: NotRequired[str]  # the image file's stem (data read from files)
     source_size: NotRequired[tuple[int, int]]  # (H, W) of the image file
     proposals: NotRequired[torch.Tensor]  # float32 [L, 4] xyxy, pixels of the returned image
+    instance_masks: NotRequired[torch.Tensor]  # bool [M, H, W], row i is object i of boxes
 
 
 class Batch(TypedDict):
@@ -52,6 +53,7 @@ class Batch(TypedDict):
     label: NotRequired[torch.Tensor]  # int64 [N], when every item has one
     image_id: list[int]
     proposals: NotRequired[list[torch.Tensor]]  # per image, when every item has them
+    instance_masks: NotRequired[list[torch.Tensor]]  # per image, when every item has them
 
 
 def collate(batch: Sequence[Sample]) -> Batch:
@@ -59,7 +61,9 @@ def collate(batch: Sequence[Sample]) -> Batch:
 
     Image-level class labels are stacked only when every item has one: datasets without
     them (VOC, COCO) batch exactly as before, and a classification task then reports the
-    missing key instead of training on a half-labelled batch."""
+    missing key instead of training on a half-labelled batch. Proposals and instance masks
+    stay per-image lists (their first dim differs per image) and, likewise, only when every
+    item has them."""
     if not batch:
         raise ValueError("collate needs at least one item")
     out: Batch = {
@@ -73,6 +77,8 @@ def collate(batch: Sequence[Sample]) -> Batch:
         out["label"] = torch.stack([item["label"] for item in batch])
     if all("proposals" in item for item in batch):
         out["proposals"] = [item["proposals"] for item in batch]
+    if all("instance_masks" in item for item in batch):
+        out["instance_masks"] = [item["instance_masks"] for item in batch]
     return out
 
 

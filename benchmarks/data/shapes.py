@@ -132,6 +132,13 @@ class ShapesDataset(Dataset[Sample]):
     pixel area, in ``0..K-1`` (the detection label minus one: no background class). On a
     tie in area the lower class index wins, so the label never depends on drawing order.
 
+    Later objects occlude earlier ones. A box is the whole shape's extent, occluded parts
+    included; ``instance_masks`` row ``i`` is only object ``i``'s *visible* pixels, so it
+    lies inside box ``i`` (its tight box *is* box ``i`` for the last object drawn), rows are
+    disjoint, and the rows of class ``c`` together are exactly ``mask == c``. No row is empty:
+    placement keeps every object at least half visible, and an object that cannot be
+    placed so is dropped with its box and label.
+
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``; splits draw from disjoint seed streams.
         image_size: ``(H, W)`` of generated images (drawn at that size, no resizing).
@@ -168,7 +175,7 @@ class ShapesDataset(Dataset[Sample]):
             raise DataError(f"shapes: length must be >= 0, got {length}")
         self.seed = int(seed)
         height, width = self.image_size
-        item_bytes = height * width * (3 * 4 + 8)
+        item_bytes = height * width * (3 * 4 + 8 + _MAX_OBJECTS)  # image, mask, instances
         self._cache: dict[int, Sample] | None = (
             {} if cache and item_bytes * self.length <= _CACHE_LIMIT_BYTES else None
         )
@@ -196,6 +203,7 @@ class ShapesDataset(Dataset[Sample]):
             "boxes": item["boxes"].clone(),
             "labels": item["labels"].clone(),
             "label": item["label"].clone(),
+            "instance_masks": item["instance_masks"].clone(),
             "image_id": item["image_id"],
         }
 
@@ -245,6 +253,8 @@ class ShapesDataset(Dataset[Sample]):
             "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.tensor(labels, dtype=torch.int64),
             "label": torch.tensor(_largest_label(owner, labels), dtype=torch.int64),
+            # Visible pixels only: owner holds the last object drawn at each pixel.
+            "instance_masks": torch.from_numpy(owner == np.arange(len(labels))[:, None, None]),
             "image_id": index,
         }
 

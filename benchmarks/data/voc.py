@@ -82,7 +82,9 @@ class VOCSegmentation(Dataset[Sample]):
     """VOC-layout segmentation data resized to ``image_size``.
 
     Images are resized bilinearly and masks nearest-neighbour (so no new class ids appear);
-    ``boxes``/``labels`` are always empty because VOC segmentation has no instance boxes.
+    ``boxes``/``labels`` are always empty because VOC segmentation has no instance boxes,
+    and items have no ``instance_masks``: this layout (``SegmentationClass``) has no
+    per-object annotations.
     ``image_id`` is the item's position in :attr:`ids`; ``ids[image_id]`` is its VOC id.
 
     Args:
