@@ -6,13 +6,24 @@ IoU pass, so it is done once here rather than once per metric.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-__all__ = ["BoxTable", "SameClassPairs", "coco_box_iou", "flatten_boxes", "pair_same_class"]
+__all__ = [
+    "BoxTable",
+    "PairIou",
+    "SameClassPairs",
+    "coco_box_iou",
+    "flatten_boxes",
+    "pair_same_class",
+]
+
+# ``(image, detection rows, ground-truth rows) -> (COCO IoU, plain IoU)``, each ``[D, G]``: the
+# one step where box and mask evaluation differ (see :func:`pair_same_class`).
+PairIou = Callable[[int, slice, slice], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -101,6 +112,15 @@ def coco_box_iou(
     return np.where(crowd[None, :], crowd_iou, plain), plain
 
 
+def _box_pair_iou(dts: BoxTable, gts: BoxTable) -> PairIou:
+    """:func:`coco_box_iou` of the tables' rows, as a :data:`PairIou`."""
+
+    def pair_iou(_: int, d: slice, g: slice) -> tuple[np.ndarray, np.ndarray]:
+        return coco_box_iou(dts.xywh[d], gts.xywh[g], gts.crowd[g])
+
+    return pair_iou
+
+
 @dataclass
 class SameClassPairs:
     """Detections paired with ground truth of the same image and class.
@@ -117,13 +137,24 @@ class SameClassPairs:
 
 
 def pair_same_class(
-    dts: BoxTable, gts: BoxTable, num_images: int, *, min_iou: float, edge_dets: np.ndarray
+    dts: BoxTable,
+    gts: BoxTable,
+    num_images: int,
+    *,
+    min_iou: float,
+    edge_dets: np.ndarray,
+    pair_iou: PairIou | None = None,
 ) -> SameClassPairs:
     """Pair detections with ground truth image by image.
 
     Edges are kept for detections flagged in ``edge_dets`` (bool ``[D]``) whose COCO IoU is at
-    least ``min_iou``; the best plain-IoU match is recorded for every detection.
+    least ``min_iou``; the best plain-IoU match is recorded for every detection. ``pair_iou``
+    gives one image's IoUs; the default is :func:`coco_box_iou` of the tables' boxes. It is the
+    only thing COCOeval's ``bbox`` and ``segm`` evaluations do differently, so mask mAP passes a
+    mask IoU here and shares everything downstream.
     """
+    if pair_iou is None:
+        pair_iou = _box_pair_iou(dts, gts)
     best_gt = np.zeros(len(dts.label), np.int64)
     best_iou = np.full(len(dts.label), -1.0)
     edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -133,7 +164,7 @@ def pair_same_class(
         d0, d1, g0, g1 = det_bounds[i], det_bounds[i + 1], gt_bounds[i], gt_bounds[i + 1]
         if d0 == d1 or g0 == g1:
             continue
-        coco_iou, plain_iou = coco_box_iou(dts.xywh[d0:d1], gts.xywh[g0:g1], gts.crowd[g0:g1])
+        coco_iou, plain_iou = pair_iou(i, slice(d0, d1), slice(g0, g1))
         same = dts.label[d0:d1, None] == gts.label[None, g0:g1]
         plain_iou = np.where(same, plain_iou, -1.0)
         best = plain_iou.argmax(axis=1)
