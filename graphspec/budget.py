@@ -13,12 +13,15 @@ from graphspec.schema import Spec
 class Totals:
     """Whole-network cost per image: parameters (a tied weight counted once) and FLOPs
     (2 x MACs). A two-stage detector's FLOPs are stated at ``rois`` RoIs per image: the
-    image part once plus ``rois`` x ``roi_flops`` (the nodes that run per RoI)."""
+    image part once plus ``rois`` x ``roi_flops`` (the nodes that run per RoI), plus, with a
+    mask branch, ``mask_rois`` x ``mask_flops`` (the branch runs on the detections)."""
 
     params: int
     flops: int
     rois: int = 0
     roi_flops: int = 0
+    mask_rois: int = 0
+    mask_flops: int = 0
 
     @property
     def gflops(self) -> float:
@@ -35,14 +38,19 @@ def stated_rois(graph: Graph) -> int:
 
 def totals(graph: Graph) -> Totals:
     """Total parameters and FLOPs of ``graph``, per-RoI nodes at the stated RoI count."""
-    rois = stated_rois(graph)
-    roi_flops = sum(node.flops for node in graph if node.per_roi)
+    layout = graph.detection.two_stage if graph.detection is not None else None
+    masks = layout.mask_branch if layout is not None else frozenset()
     image_flops = sum(node.flops for node in graph if not node.per_roi)
+    roi_flops = sum(n.flops for n in graph if n.per_roi and n.name not in masks)
+    mask_flops = sum(graph[name].flops for name in masks)
+    rois, mask_rois = stated_rois(graph), layout.mask_rois if layout is not None else 0
     return Totals(
         params=sum(node.own_params for node in graph),
-        flops=image_flops + rois * roi_flops,
+        flops=image_flops + rois * roi_flops + mask_rois * mask_flops,
         rois=rois,
         roi_flops=roi_flops,
+        mask_rois=mask_rois,
+        mask_flops=mask_flops,
     )
 
 

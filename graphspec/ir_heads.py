@@ -35,6 +35,16 @@ class TwoStageLayout:
     """The RPN's objectness and delta row nodes, when proposals come from an RPN."""
     anchors: int = 0
     """Anchors of the RPN (``H x W x sizes x ratios``), as SSD's default boxes."""
+    masks: str | None = None
+    """The mask logits node (Mask R-CNN's branch), None without one."""
+    mask_branch: frozenset[str] = frozenset()
+    """The mask branch's nodes: they run on the detections (``mask_rois`` per image)."""
+    mask_rois: int = 0
+    """Detections per image the mask branch runs on at test time (``test.max_boxes``)."""
+
+    def rois_of(self, name: str) -> int:
+        """How many times per image the per-RoI node ``name`` runs at test time."""
+        return self.mask_rois if name in self.mask_branch else self.rois
 
 
 @dataclass(frozen=True)

@@ -125,11 +125,11 @@ def enforce_limits(graph: Graph, limits: Limits = DEFAULT_LIMITS) -> None:
     params = flops = 0
     max_flops = limits.max_gflops * 10**9
     layout = graph.detection.two_stage if graph.detection is not None else None
-    rois = layout.rois if layout is not None else 1
     for node in graph.topological():
         issue = node_issue(node, limits)
         params += node.own_params
-        flops += node.flops * (rois if node.per_roi else 1)
+        times = layout.rois_of(node.name) if layout is not None and node.per_roi else 1
+        flops += node.flops * times
         if issue is None and params > limits.max_params:
             issue = _exceeds("the network's parameters", params, "max_params", limits)
         if issue is None and flops > max_flops:

@@ -104,6 +104,29 @@ class RoI(Strict):
     aligned: bool = False
 
 
+class MaskRoI(RoI):
+    """The mask branch's RoIAlign: Mask R-CNN pools 14x14 bins with 2x2 samples each."""
+
+    op: Literal["roi_pool", "roi_align"] = "roi_align"
+    output: Size = (14, 14)
+    sampling_ratio: Annotated[int, Field(ge=-1, le=64)] = 2
+
+
+class MaskBranch(Strict):
+    """Mask R-CNN's mask branch (``task: instance``): each RoI pooled by ``roi`` and run
+    through ``layers`` (ordinary layers: 3x3 convs, a stride-2 transposed conv that
+    doubles the size), then ``mask_logits``, a 1x1 conv to one map per class (background
+    included, as the box predictors). Trained with per-pixel sigmoid cross-entropy on the
+    ground-truth class's map, times ``loss_weight``; at test time it runs on the
+    detections, and the detected class's map is pasted into its box and cut at
+    ``threshold``."""
+
+    roi: MaskRoI
+    layers: Annotated[list[Layer], Field(max_length=1000)] = []
+    loss_weight: PositiveFloat = 1.0
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+
 class Sampling(Strict):
     """RoIs per training image: ``foreground_fraction`` of ``rois`` at most are
     foreground (IoU >= ``foreground_iou`` with a ground-truth box), the rest background
@@ -170,3 +193,4 @@ class RCNNHead(Strict):
     sampling: Sampling = Sampling()
     loss: BoxLoss = BoxLoss()
     test: TestSelection = TestSelection()
+    mask: MaskBranch | None = None

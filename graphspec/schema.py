@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
 from graphspec.ops.names import LayerName
-from graphspec.rcnn_schema import RCNNHead
+from graphspec.rcnn_schema import MaskBranch, RCNNHead
 from graphspec.source import SourceMap
 from graphspec.tasks import TaskName, on_new_task
 
@@ -231,6 +231,7 @@ class Spec(Strict):
 def _rebuild_layer_union() -> None:
     """A newly defined op class joins the ``op`` union of every model that holds layers."""
     Stage.model_rebuild(force=True)
+    MaskBranch.model_rebuild(force=True)
     RCNNHead.model_rebuild(force=True)
     Spec.model_rebuild(force=True)
 

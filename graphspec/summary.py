@@ -55,6 +55,9 @@ def summary_dict(graph: Graph) -> dict[str, Any]:
     if layout is not None:
         info["rois"] = total.rois
         info["flops_per_roi"] = total.roi_flops
+        if layout.masks:
+            info["mask_rois"] = total.mask_rois
+            info["flops_per_mask"] = total.mask_flops
         if layout.anchors:
             info["anchors"] = layout.anchors
     return info
@@ -66,12 +69,15 @@ def cost_sentence(info: dict[str, Any]) -> str:
     text = f"{info['gflops']:.3f} GFLOPs (2 x MACs) per image"
     if "rois" not in info:
         return text
-    per_roi = info["flops_per_roi"]
-    image = info["gflops"] - info["rois"] * per_roi / 1e9
-    return (
-        f"{text} at {info['rois']} RoIs ({image:.3f} GFLOPs for the image + {info['rois']} "
-        f"x {per_roi / 1e6:.3g} MFLOPs per RoI)"
+    per_roi, per_mask = info["flops_per_roi"], info.get("flops_per_mask", 0)
+    masks = info.get("mask_rois", 0)
+    image = info["gflops"] - (info["rois"] * per_roi + masks * per_mask) / 1e9
+    split = (
+        f"{image:.3f} GFLOPs for the image + {info['rois']} x {per_roi / 1e6:.3g} MFLOPs per RoI"
     )
+    if masks:
+        split += f" + {masks} x {per_mask / 1e6:.3g} MFLOPs per detection's mask"
+    return f"{text} at {info['rois']} RoIs ({split})"
 
 
 def _human(n: float) -> str:

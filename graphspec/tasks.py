@@ -97,3 +97,5 @@ DETECTION = declare_task(TaskForm("detection", ("ssd", "yolo", "rcnn"), "head"))
 """Detection has no headless form: its loss, decoding and mAP read the anchor layout that
 only a detection head (SSD, YOLO, R-CNN) records."""
 CLASSIFICATION = declare_task(TaskForm("classification", ("classification", None), "vector"))
+INSTANCE = declare_task(TaskForm("instance", ("rcnn",), "head"))
+"""Instance segmentation: a two-stage head with a mask branch (Mask R-CNN)."""

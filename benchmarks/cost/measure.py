@@ -40,12 +40,16 @@ from graphspec.budget import stated_rois
 __all__ = ["TimingRow", "counted_gflops", "flops_mismatch", "time_model", "with_stated_rois"]
 
 
-def _stated_boxes(graph: Graph, images: int, device: torch.device | str) -> list[torch.Tensor]:
-    """The stated RoI count of whole-image boxes per image: the RoIs a two-stage network is
-    costed at when its proposals cannot be computed (meta device) or come from files."""
+def _stated_boxes(
+    graph: Graph, images: int, device: torch.device | str, count: int | None = None
+) -> list[torch.Tensor]:
+    """``count`` (default: the stated RoI count) whole-image boxes per image: the RoIs a
+    two-stage network is costed at when its proposals cannot be computed (meta device) or
+    come from files."""
     _, height, width = graph["input"].shape
     box = torch.tensor([0.0, 0.0, float(width), float(height)], device=device)
-    return [box.expand(stated_rois(graph), 4).contiguous() for _ in range(images)]
+    count = stated_rois(graph) if count is None else count
+    return [box.expand(count, 4).contiguous() for _ in range(images)]
 
 
 class _StatedRoIs(nn.Module):
@@ -84,6 +88,9 @@ def counted_gflops(graph: Graph) -> float:
         net = build_network(graph).eval()
         example = torch.empty(1, *graph["input"].shape)
     kwargs = {"proposals": _stated_boxes(graph, 1, "cpu")} if rois else {}
+    layout = graph.detection.two_stage if graph.detection is not None else None
+    if layout is not None and layout.masks:  # the branch runs on the detections
+        kwargs["mask_boxes"] = _stated_boxes(graph, 1, "cpu", layout.mask_rois)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         net(example, **kwargs)

@@ -93,8 +93,10 @@ def palette(classes: int) -> np.ndarray:
 
 
 def save_mask(mask: np.ndarray, path: Path) -> None:
-    """A class-index PNG (8-bit, one value per pixel) of an ``[H, W]`` integer mask."""
-    save_png(Image.fromarray(mask.astype(np.uint8)), path)
+    """An index PNG (one value per pixel) of an ``[H, W]`` integer mask: class indices, or
+    instance ids; 8-bit, or 16-bit when a value is above 255 (many instances)."""
+    dtype = np.uint16 if mask.size and int(mask.max()) > 255 else np.uint8
+    save_png(Image.fromarray(mask.astype(dtype)), path)
 
 
 def save_png(image: Image.Image, path: Path) -> None:

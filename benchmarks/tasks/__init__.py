@@ -11,6 +11,7 @@ from __future__ import annotations
 from benchmarks.tasks.base import Metric, Task
 from benchmarks.tasks.classification import ClassificationTask
 from benchmarks.tasks.detection import SSDTask, YOLOTask
+from benchmarks.tasks.instance import InstanceTask
 from benchmarks.tasks.segmentation import SegmentationTask
 from benchmarks.tasks.two_stage import TwoStageTask
 from graphspec import Graph, Spec, SpecError
@@ -22,6 +23,7 @@ TASKS: tuple[type[Task], ...] = (
     SSDTask,
     YOLOTask,
     TwoStageTask,
+    InstanceTask,
     ClassificationTask,
 )
 """Every task the harness runs, in report order (the first class of a name wins)."""

@@ -100,14 +100,14 @@ class DetectionTask(Task):
         return out
 
     def merge(self, views: list[Detections]) -> Detections:
-        """Each image's detections from every view, merged by per-class NMS."""
+        """Each image's detections from every view, merged by per-class NMS (whatever
+        else a detection carries, such as its mask, follows it)."""
         merged = []
         for found in zip(*views, strict=True):
-            boxes = torch.cat([d["boxes"] for d in found])
-            scores = torch.cat([d["scores"].float() for d in found])
-            labels = torch.cat([d["labels"] for d in found])
-            keep = batched_nms(boxes, scores, labels, MERGE_IOU)[:MERGE_TOP_K]
-            merged.append({"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]})
+            joined = {key: torch.cat([d[key] for d in found]) for key in found[0]}
+            joined["scores"] = joined["scores"].float()
+            keep = batched_nms(joined["boxes"], joined["scores"], joined["labels"], MERGE_IOU)
+            merged.append({key: value[keep[:MERGE_TOP_K]] for key, value in joined.items()})
         return merged
 
     def image_result(

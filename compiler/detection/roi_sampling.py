@@ -24,12 +24,15 @@ class SampledRoIs:
 
     ``boxes``: per image ``[R_i, 4]`` ``xyxy`` pixels (foreground first, then background);
     ``labels``: ``[R]`` int64, 0 = background, 1..K; ``targets``: ``[R, 4]`` deltas toward
-    the matched ground truth divided by the stds, zero rows for background. ``R = sum R_i``.
+    the matched ground truth divided by the stds, zero rows for background; ``matched``:
+    ``[R]`` int64, the index of that ground truth within its image (-1 for background),
+    which a mask branch crops its targets from. ``R = sum R_i``.
     """
 
     boxes: list[Tensor]
     labels: Tensor
     targets: Tensor
+    matched: Tensor
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def _sample_image(
     gt_labels: Tensor,
     rule: _Rule,
     generator: torch.Generator | None,
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One image's sampled RoIs ``[R_i, 4]``, labels ``[R_i]`` and targets ``[R_i, 4]``.
 
     Without ground truth every IoU is 0: background candidates are then the RoIs in the
@@ -84,11 +87,13 @@ def _sample_image(
     sampled = rois[keep]
     labels = torch.zeros(keep.numel(), dtype=torch.int64, device=rois.device)
     targets = rois.new_zeros(keep.numel(), 4)
+    which = torch.full((keep.numel(),), -1, dtype=torch.int64, device=rois.device)
     if num_fg:
         fg_gt = matched[foreground]
         labels[:num_fg] = gt_labels[fg_gt]
         targets[:num_fg] = encode_deltas(gt_boxes[fg_gt], sampled[:num_fg], rule.stds)
-    return sampled, labels, targets
+        which[:num_fg] = fg_gt
+    return sampled, labels, targets, which
 
 
 def sample_rois(
@@ -114,19 +119,21 @@ def sample_rois(
     Deterministic for a seeded ``generator``.
     """
     rule = _Rule(rois_per_image, foreground_fraction, foreground_iou, background_iou, stds)
-    boxes, labels, deltas = [], [], []
+    boxes, labels, deltas, matched = [], [], [], []
     for image_proposals, target in zip(proposals, targets, strict=True):
         rois = image_proposals.detach().reshape(-1, 4)
         gt_boxes = target["boxes"].to(device=rois.device, dtype=rois.dtype).reshape(-1, 4)
         gt_labels = target["labels"].to(device=rois.device, dtype=torch.int64).reshape(-1)
         if include_gt:
             rois = torch.cat((rois, gt_boxes))
-        image_rois, image_labels, image_targets = _sample_image(
+        image_rois, image_labels, image_targets, image_matched = _sample_image(
             rois, gt_boxes, gt_labels, rule, generator
         )
         boxes.append(image_rois)
         labels.append(image_labels)
         deltas.append(image_targets)
+        matched.append(image_matched)
     if not boxes:
-        return SampledRoIs([], torch.zeros(0, dtype=torch.int64), torch.zeros(0, 4))
-    return SampledRoIs(boxes, torch.cat(labels), torch.cat(deltas))
+        none = torch.zeros(0, dtype=torch.int64)
+        return SampledRoIs([], none, torch.zeros(0, 4), none)
+    return SampledRoIs(boxes, torch.cat(labels), torch.cat(deltas), torch.cat(matched))

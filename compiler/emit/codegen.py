@@ -97,7 +97,8 @@ def generate_source(
 def _forward(graph: Graph, steps: list[Step]) -> list[str]:
     """The straight-line ``forward``. A two-stage detector's takes optional precomputed
     ``proposals`` (per image ``[L, 4]``), returns ``(class scores, box deltas, RoIs)``
-    and is the inference form: training samples RoIs against the ground truth, which
+    (and every RoI's mask logits with a mask branch) and is the inference form: training
+    samples RoIs against the ground truth, which
     ``compiler.emit.TwoStageNet`` does."""
     layout = graph.detection.two_stage if graph.detection is not None else None
     var = variable_names(graph, steps)
@@ -107,9 +108,11 @@ def _forward(graph: Graph, steps: list[Step]) -> list[str]:
             "",
             "    def forward(",
             f"        self, x: torch.Tensor, {PROPOSALS_ARG}: list[torch.Tensor] | None = None",
-            "    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:",
+            "    ) -> tuple[torch.Tensor, ...]:",
         ]
         outputs = [var[layout.scores], var[layout.deltas], var[layout.proposals]]
+        if layout.masks:  # here the mask of every RoI; TwoStageNet masks the detections
+            outputs.append(var[layout.masks])
     else:
         ret = "torch.Tensor" if len(outputs) == 1 else "tuple[torch.Tensor, ...]"
         lines = ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]

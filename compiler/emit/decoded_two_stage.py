@@ -24,8 +24,9 @@ __all__ = ["DecodedTwoStage"]
 
 class DecodedTwoStage(nn.Module):
     """``(images [N, C, H, W], rois [R, 5])`` -> ``scores [R, K]`` (softmax without
-    background), ``boxes [R, K, 4]`` (each class's box, xyxy pixels, clipped); with an
-    RPN also ``proposal_scores [N, A]`` and ``proposal_boxes [N, A, 4]``."""
+    background), ``boxes [R, K, 4]`` (each class's box, xyxy pixels, clipped); with a mask
+    branch ``masks [R, K, MH, MW]`` (each class's mask probabilities in the RoI, before
+    pasting); with an RPN also ``proposal_scores [N, A]`` and ``proposal_boxes [N, A, 4]``."""
 
     def __init__(self, net: TwoStageNet) -> None:
         super().__init__()
@@ -35,13 +36,15 @@ class DecodedTwoStage(nn.Module):
         self.stds = tuple(net.layout.head.loss.stds)
 
     def forward(self, images: Tensor, rois: Tensor) -> tuple[Tensor, ...]:
-        out = self.net(images, proposals=rois)
+        masked = self.net.layout.masks is not None
+        out = self.net(images, proposals=rois, mask_boxes=rois if masked else None)
         scores, boxes = box_head_candidates(
             out.class_logits, out.box_deltas, rois[:, 1:], self.image_size, self.stds
         )
+        masks = () if out.mask_logits is None else (torch.sigmoid(out.mask_logits)[:, 1:],)
         if out.rpn_objectness is None or out.rpn_deltas is None or out.anchors is None:
-            return scores, boxes
+            return scores, boxes, *masks
         objectness = torch.softmax(out.rpn_objectness, dim=-1)[..., 1]
         anchors = box_convert(out.anchors.to(out.rpn_deltas.dtype), "xyxy", "cxcywh")
         proposals = clip_boxes(decode(out.rpn_deltas, anchors, (1.0, 1.0)), self.image_size)
-        return scores, boxes, objectness, proposals
+        return scores, boxes, *masks, objectness, proposals

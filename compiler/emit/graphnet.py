@@ -31,10 +31,14 @@ def indices_key(pool: str) -> str:
     return f"{pool}:indices"
 
 
-def plan_steps(graph: Graph) -> list[Step]:
-    """The execution order, with each step's inputs, outputs and last uses."""
+def plan_steps(graph: Graph, last: frozenset[str] = frozenset()) -> list[Step]:
+    """The execution order, with each step's inputs, outputs and last uses; the nodes in
+    ``last`` (a branch that reads only earlier nodes, such as a mask branch, which runs
+    on the detections) run after every other node, in their own order."""
     raw: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-    for node in graph.topological():
+    order = graph.topological()
+    order = [n for n in order if n.name not in last] + [n for n in order if n.name in last]
+    for node in order:
         if node.name == INPUT:
             continue
         preds = graph.inputs_of(node.name)

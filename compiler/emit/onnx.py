@@ -56,9 +56,12 @@ def onnx_output_names(graph: Graph) -> tuple[str, ...]:
             raise OnnxExportError(f"expected 1 result, got {graph.results}")
         return ("logits",)
     layout = graph.detection.two_stage
+    names = ("scores", "boxes")
+    if layout is not None and layout.masks is not None:
+        names += ("masks",)
     if layout is not None and layout.rpn is not None:
-        return ("scores", "boxes", "proposal_scores", "proposal_boxes")
-    return ("scores", "boxes")
+        names += ("proposal_scores", "proposal_boxes")
+    return names
 
 
 def _exported(net: GraphNet) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str], tuple]:

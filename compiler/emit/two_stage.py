@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from compiler.detection.roi_sampling import SampledRoIs, sample_rois
-from compiler.emit.graphnet import GraphNet
+from compiler.detection.two_stage_decode import decode_two_stage
+from compiler.emit.graphnet import GraphNet, plan_steps
 from graphspec import INPUT, Graph
 from graphspec.ir import TwoStageLayout
 
@@ -42,6 +43,13 @@ class TwoStageOutput:
     rpn_deltas: Tensor | None = None
     anchors: Tensor | None = None
     sampled: SampledRoIs | None = None
+    mask_logits: Tensor | None = None
+    """Mask branch: ``[P, K+1, MH, MW]``, one row per ``mask_rois`` box (None without)."""
+    mask_rois: list[Tensor] | Tensor | None = None
+    """The boxes the mask branch ran on: per image, the positive sampled RoIs in
+    training, the detections (``detections[i]["boxes"]``) otherwise."""
+    detections: list[dict[str, Tensor]] | None = None
+    """Eval mode with a mask branch: the decoded detections its masks belong to."""
 
 
 def two_stage_layout(graph: Graph) -> TwoStageLayout | None:
@@ -58,22 +66,31 @@ class TwoStageNet(GraphNet):
         if layout is None:
             raise ValueError(f"{graph.name} has no two-stage head")
         self.layout = layout
+        self.steps = plan_steps(graph, layout.mask_branch)  # the mask branch runs last
+        _, height, width = graph[INPUT].shape
+        self.image_size = (height, width)
 
     def forward(  # type: ignore[override]
         self,
         images: Tensor,
         proposals: Sequence[Tensor] | Tensor | None = None,
         targets: Targets | None = None,
+        mask_boxes: Sequence[Tensor] | Tensor | None = None,
     ) -> TwoStageOutput:
         """``proposals`` replace the network's own: per image ``[L, 4]``, or ``[K, 5]``
         rows ``(batch_index, x1, y1, x2, y2)`` (then ``rois`` is ``[rows]``, and no
         sampling); ``targets`` (per image ``boxes``/``labels``) make a training-mode pass
-        sample its RoIs against the ground truth."""
+        sample its RoIs against the ground truth. A mask branch runs last, on the positive
+        sampled RoIs in training, otherwise on ``mask_boxes`` (per image) or, by default,
+        on the decoded detections."""
         layout = self.layout
         env: dict[str, object] = {INPUT: images}
         rois: list[Tensor] = []
-        sampled = None
+        sampled = mask_rois = detections = None
         for step in self.steps:
+            if step.node in layout.mask_branch and mask_rois is None:
+                mask_rois, detections = self._mask_rois(env, rois, sampled, mask_boxes)
+                env[layout.proposals] = mask_rois
             if step.node == layout.proposals and isinstance(proposals, Tensor):
                 out: object = proposals.to(images.device, images.dtype)
             elif step.node == layout.proposals and proposals is not None:
@@ -102,7 +119,39 @@ class TwoStageNet(GraphNet):
             rpn_deltas=env[rpn[1]] if rpn else None,  # type: ignore[arg-type]
             anchors=getattr(self, layout.proposals).anchors if rpn else None,
             sampled=sampled,
+            mask_logits=env[layout.masks] if layout.masks else None,  # type: ignore[arg-type]
+            mask_rois=mask_rois,
+            detections=detections,
         )
+
+    def _mask_rois(
+        self,
+        env: dict[str, object],
+        rois: list[Tensor],
+        sampled: SampledRoIs | None,
+        given: Sequence[Tensor] | Tensor | None,
+    ) -> tuple[list[Tensor] | Tensor, list[dict[str, Tensor]] | None]:
+        """The boxes the mask branch runs on (see :meth:`forward`), and the detections
+        they are when they were decoded here."""
+        if sampled is not None:
+            labels = sampled.labels.split([len(b) for b in sampled.boxes])
+            return [b[lab > 0] for b, lab in zip(sampled.boxes, labels, strict=True)], None
+        if isinstance(given, Tensor):  # [K, 5] rows, as the RoI ops take them
+            return given, None
+        if given is not None:
+            return [b.to(rois[0]) for b in given], None
+        test, scores = self.layout.head.test, env[self.layout.scores]
+        detections = decode_two_stage(
+            scores.float(),  # type: ignore[union-attr]
+            env[self.layout.deltas].float(),  # type: ignore[union-attr]
+            [r.float() for r in rois],
+            self.image_size,
+            stds=tuple(self.layout.head.loss.stds),  # type: ignore[arg-type]
+            score_threshold=test.score,
+            nms_iou=test.nms,
+            max_boxes=test.max_boxes,
+        )
+        return [d["boxes"].to(rois[0]) for d in detections], detections
 
     def _sample(self, proposals: list[Tensor], targets: Targets) -> SampledRoIs:
         settings = self.layout.head

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from compiler.passes.append import append_node
 from compiler.passes.rcnn_parts import (
-    add_box_layers,
+    MASK_ROI,
+    add_layers,
+    add_mask_branch,
     add_predictors,
     add_rpn,
     check_map,
@@ -58,13 +60,15 @@ def add_rcnn_head(graph: Graph, spec: Spec) -> Graph:
         features = _add_roi_mode(graph, spec, head)
     else:
         features = _add_crop_mode(graph, spec, head)
-    features = add_box_layers(graph, spec, head, features)
+    features = add_layers(graph, spec, head.box_head, ("head", "box_head"), features)
     scores, deltas = add_predictors(graph, spec, head, features)
+    masks = add_mask_branch(graph, spec, head, PROPOSALS) if head.mask is not None else None
     rpn = ("rpn_cls_rows", "rpn_bbox_rows") if isinstance(head.proposals, RPNProposals) else None
-    graph.outputs = (scores, deltas, *(rpn or ()))
+    graph.outputs = (scores, deltas, *(rpn or ()), *((masks,) if masks else ()))
     graph.output = scores
     graph.keep_only(graph.ancestors(graph.outputs))
     mark_per_roi(graph, ROI)
+    mask_branch = mark_per_roi(graph, MASK_ROI) if masks else frozenset()
     rois = head.proposals.test.post_nms if rpn else head.proposals.count  # type: ignore[union-attr]
     layout = TwoStageLayout(
         mode=head.mode,
@@ -77,6 +81,9 @@ def add_rcnn_head(graph: Graph, spec: Spec) -> Graph:
         head=head,
         rpn=rpn,
         anchors=graph[rpn[0]].shape[0] if rpn else 0,
+        masks=masks,
+        mask_branch=mask_branch,
+        mask_rois=head.test.max_boxes if masks else 0,
     )
     graph.detection = DetectionHead(type="rcnn", num_classes=spec.classes, two_stage=layout)
     return graph
@@ -84,8 +91,10 @@ def add_rcnn_head(graph: Graph, spec: Spec) -> Graph:
 
 def _check_mode(spec: Spec, head: RCNNHead) -> None:
     """``roi`` needs ``roi`` and no ``crop``; ``crop`` needs ``crop``, no ``roi``, and
-    proposals that do not come from a feature map (an RPN reads one)."""
+    proposals that do not come from a feature map (an RPN reads one). A mask branch and
+    ``task: instance`` go together, in mode roi."""
     src = spec.source
+    _check_mask(spec, head)
     if head.mode == "roi":
         if head.roi is None:
             raise SpecError.at(
@@ -115,6 +124,28 @@ def _check_mode(spec: Spec, head: RCNNHead) -> None:
             src.locate(("head", "proposals", "source")),
             "an RPN reads a feature map of the whole image, which mode crop never computes "
             "(expected source: builtin or file)",
+        )
+
+
+def _check_mask(spec: Spec, head: RCNNHead) -> None:
+    src = spec.source
+    if head.mask is not None and spec.task != "instance":
+        raise SpecError.at(
+            src.locate(("head", "mask")),
+            f"a mask branch makes an instance segmenter (expected task: instance, got "
+            f"task: {spec.task})",
+        )
+    if head.mask is None and spec.task == "instance":
+        raise SpecError.at(
+            src.locate(("task",)),
+            "task instance needs a mask branch (expected head.mask: {roi: {from: MAP}, "
+            "layers: [...]})",
+        )
+    if head.mask is not None and head.mode == "crop":
+        raise SpecError.at(
+            src.locate(("head", "mask")),
+            "a mask branch pools from a feature map of the whole image, which mode crop "
+            "never computes (expected mode: roi)",
         )
 
 

@@ -24,6 +24,8 @@ from graphspec.rcnn_schema import RPNProposals as RPNSettings
 
 SCORES = "cls_score"
 DELTAS = "bbox_pred"
+MASK_ROI = "mask_roi"
+MASK_LOGITS = "mask_logits"
 
 
 def check_map(graph: Graph, spec: Spec, name: str, key: tuple[str | int, ...]) -> str:
@@ -49,16 +51,16 @@ def check_map(graph: Graph, spec: Spec, name: str, key: tuple[str | int, ...]) -
     return name
 
 
-def roi_op(roi: RoI, source: Node, spec: Spec) -> Op:
+def roi_op(roi: RoI, source: Node, spec: Spec, key: tuple[str, ...] = ("head", "roi")) -> Op:
     """The RoI op on ``source``: its spatial scale is the inverse of the map's stride
     (1/16 at VGG-16's conv5_3), never a spec key."""
     assert source.jump is not None
     scale = float(1 / source.jump[0])
     if roi.op == "roi_pool":
         if roi.sampling_ratio != -1 or roi.aligned:
-            key = "sampling_ratio" if roi.sampling_ratio != -1 else "aligned"
+            field = "sampling_ratio" if roi.sampling_ratio != -1 else "aligned"
             raise SpecError.at(
-                spec.source.locate(("head", "roi", key)),
+                spec.source.locate((*key, field)),
                 "sampling_ratio and aligned are RoIAlign settings (expected op: roi_align, "
                 "or neither key)",
             )
@@ -117,28 +119,55 @@ def _taken(graph: Graph, spec: Spec, names: Sequence[str]) -> None:
             )
 
 
-def add_box_layers(graph: Graph, spec: Spec, head: RCNNHead, features: str) -> str:
-    """The spec's ``box_head`` layers in sequence after ``features``; returns the last."""
+def add_layers(
+    graph: Graph, spec: Spec, layers: Sequence[Op], key: tuple[str, ...], features: str
+) -> str:
+    """A head's ordinary ``layers`` (spec key ``key``: ``box_head``, the mask branch's
+    ``layers``) in sequence after ``features``; returns the last. Unnamed layers are
+    ``box_<op><i>`` / ``mask_<op><i>``."""
     previous = features
-    for index, layer in enumerate(head.box_head):
-        key = ("head", "box_head", index)
-        loc = spec.source.locate(key)
+    what = "box_head layers" if key[-1] == "box_head" else "mask layers"
+    prefix = "mask" if key[-1] == "layers" else "box"
+    for index, layer in enumerate(layers):
+        loc = spec.source.locate((*key, index))
         if layer.inputs_named() or layer.arity != 1:
             raise SpecError.at(
                 loc,
-                f"box_head layers run in sequence (expected a one-input layer without "
+                f"{what} run in sequence (expected a one-input layer without "
                 f"`from`, got {layer.op})",
             )
-        name = layer.name or f"box_{layer.op}{index}"
+        name = layer.name or f"{prefix}_{layer.op}{index}"
         problem = name_problem(name) if layer.name else None
         if problem or name in graph:
             why = problem or "it is already used"
             raise SpecError.at(loc, f"layer name '{name}': {why} (expected another name)")
         if getattr(layer, "out", None) == "classes":
             layer = layer.model_copy(update={"out": spec.classes})
-        append_node(graph, name, layer, [previous], role="head", loc=loc, stage="box_head")
+        append_node(graph, name, layer, [previous], role="head", loc=loc, stage=prefix)
         previous = name
     return previous
+
+
+def add_mask_branch(graph: Graph, spec: Spec, head: RCNNHead, proposals: str) -> str:
+    """Mask R-CNN's branch: RoIAlign ``mask_roi`` on ``mask.roi.from``, the branch's
+    layers, ``mask_logits`` (a 1x1 conv to classes + background maps); returns it."""
+    assert head.mask is not None
+    _taken(graph, spec, [MASK_ROI, MASK_LOGITS])
+    roi = head.mask.roi
+    source = check_map(graph, spec, roi.from_, ("head", "mask", "roi", "from"))
+    op = roi_op(roi, graph[source], spec, ("head", "mask", "roi"))
+    loc = spec.source.locate(("head", "mask"))
+    append_node(graph, MASK_ROI, op, [source, proposals], role="head", loc=loc, stage="mask")
+    last = add_layers(graph, spec, head.mask.layers, ("head", "mask", "layers"), MASK_ROI)
+    if len(graph[last].shape) != 3:
+        raise SpecError.at(
+            loc,
+            f"the mask branch must end in maps (expected C x H x W, got "
+            f"{'x'.join(map(str, graph[last].shape))}): no flatten or linear",
+        )
+    logits = Conv(out=spec.classes + 1, kernel=1)
+    append_node(graph, MASK_LOGITS, logits, [last], role="head", loc=loc, stage="mask")
+    return MASK_LOGITS
 
 
 def add_predictors(graph: Graph, spec: Spec, head: RCNNHead, features: str) -> tuple[str, str]:
@@ -156,11 +185,14 @@ def add_predictors(graph: Graph, spec: Spec, head: RCNNHead, features: str) -> t
     return SCORES, DELTAS
 
 
-def mark_per_roi(graph: Graph, roi: str) -> None:
-    """Mark the RoI op and every node that depends on it as running once per RoI."""
-    todo = [roi]
+def mark_per_roi(graph: Graph, roi: str) -> frozenset[str]:
+    """Mark the RoI op and every node that depends on it as running once per RoI; return
+    their names."""
+    todo, marked = [roi], set()
     while todo:
         node = graph[todo.pop()]
-        if not node.per_roi:
+        if node.name not in marked:
             node.per_roi = True
+            marked.add(node.name)
             todo.extend(graph.consumers(node.name))
+    return frozenset(marked)

@@ -70,10 +70,27 @@ def test_generated_source_computes_what_the_network_does(name: str, tmp_path: Pa
     assert all(len(r) <= totals(net.graph).rois for r in own.rois)
 
 
-@pytest.mark.parametrize("name", [*SMALL, "fast-rcnn-vgg16", "faster-rcnn-vgg16"])
+@pytest.mark.parametrize(
+    "name", [*SMALL, "mask-rcnn-small", "fast-rcnn-vgg16", "faster-rcnn-vgg16"]
+)
 def test_flop_counter_agrees_with_the_static_count_at_the_stated_rois(name: str) -> None:
     graph = compile_graph(load_spec(SPECS / f"{name}.yaml"))
     assert math.isclose(counted_gflops(graph), totals(graph).gflops, rel_tol=1e-9)
+
+
+def test_generated_source_masks_the_rois_it_is_given(tmp_path: Path) -> None:
+    net = _net("mask-rcnn-small")
+    generated = _generated(net, tmp_path)
+    images, rois = torch.rand(2, 3, 64, 64), _proposals()
+    with torch.no_grad():
+        out = net(images, proposals=rois, mask_boxes=rois)
+        *_, masks = generated(images, proposals=rois)
+        own = net(images)
+    torch.testing.assert_close(masks, out.mask_logits)
+    assert masks.shape == (4, 4, 16, 16)  # 4 RoIs, classes + background, 16x16
+    assert own.detections is not None and len(own.mask_logits) == sum(
+        len(d["boxes"]) for d in own.detections
+    )
 
 
 def test_training_samples_rois_against_the_ground_truth() -> None:
@@ -93,7 +110,7 @@ def test_training_samples_rois_against_the_ground_truth() -> None:
     assert out.rpn_objectness.shape == (2, 2304, 2) and out.anchors.shape == (2304, 4)
 
 
-@pytest.mark.parametrize("name", ["rcnn-small", "faster-rcnn-small"])
+@pytest.mark.parametrize("name", ["rcnn-small", "faster-rcnn-small", "mask-rcnn-small"])
 def test_onnx_export_matches_onnxruntime(name: str, tmp_path: Path) -> None:
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
@@ -112,7 +129,8 @@ def test_onnx_export_matches_onnxruntime(name: str, tmp_path: Path) -> None:
     got = session.run(None, {"images": images.numpy(), "rois": rois.numpy()})
     with torch.no_grad():
         expected = DecodedTwoStage(net)(images, rois)
-    assert len(got) == len(expected) == (4 if name.startswith("faster") else 2)
+    outputs = {"rcnn-small": 2, "faster-rcnn-small": 4, "mask-rcnn-small": 5}[name]
+    assert len(got) == len(expected) == outputs
     for ours, theirs in zip(got, expected, strict=True):
         assert ours.shape == tuple(theirs.shape)
         assert float(abs(torch.from_numpy(ours) - theirs).max()) < 1e-4

@@ -30,9 +30,10 @@ def saliency() -> Iterator[TaskForm]:
     forget_task("saliency")
 
 
-def test_the_three_built_in_forms() -> None:
+def test_the_built_in_forms() -> None:
     forms = task_forms()
-    assert list(forms) == ["segmentation", "detection", "classification"]
+    assert list(forms) == ["segmentation", "detection", "classification", "instance"]
+    assert forms["instance"].heads == ("rcnn",) and forms["instance"].output == "head"
     assert forms["detection"].heads == ("ssd", "yolo", "rcnn")
     assert forms["detection"].output == "head"
     assert forms["segmentation"].decoder and not forms["classification"].decoder
@@ -52,6 +53,5 @@ def test_an_undeclared_task_is_refused_at_its_key() -> None:
     with pytest.raises(SpecError) as info:
         load_spec(SPEC.format(task="saliency"))
     assert (info.value.line, info.value.column) == (2, 7)
-    assert "expected 'segmentation', 'detection' or 'classification', got 'saliency'" in str(
-        info.value
-    )
+    expected = "expected 'segmentation', 'detection', 'classification' or 'instance'"
+    assert f"{expected}, got 'saliency'" in str(info.value)

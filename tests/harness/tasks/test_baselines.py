@@ -97,6 +97,7 @@ def test_every_built_in_task_declares_a_one_point_margin() -> None:
         "segmentation": 0.01,
         "detection": 0.01,
         "classification": 0.01,
+        "instance": 0.01,
     }
 
 
