@@ -1,6 +1,6 @@
 """GPU: the two-stage networks on CUDA against the same weights on the CPU.
 
-Skipped without CUDA. Each small two-stage spec runs one training step on the device (RoI
+Skipped without CUDA. Each small two-stage spec (Mask R-CNN too) runs one training step on the device (RoI
 sampling, both losses, backward) and, in eval mode with the same given RoIs, must score
 them as the CPU does (class logits and box deltas to 1e-4 relative: cuDNN and MKL sum in
 other orders); its own proposals must come out on the device, at most the stated count.
@@ -26,7 +26,9 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("name", ["rcnn-small", "fast-rcnn-small", "faster-rcnn-small"])
+@pytest.mark.parametrize(
+    "name", ["rcnn-small", "fast-rcnn-small", "faster-rcnn-small", "mask-rcnn-small"]
+)
 def test_two_stage_trains_on_cuda_and_scores_rois_as_the_cpu(name: str) -> None:
     spec = load_spec(SPECS / f"{name}.yaml")
     graph = compile_graph(spec)
