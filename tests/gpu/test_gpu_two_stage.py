@@ -1,7 +1,8 @@
 """GPU: the two-stage networks on CUDA against the same weights on the CPU.
 
-Skipped without CUDA. Each small two-stage spec (Mask R-CNN too) runs one training step on the device (RoI
-sampling, both losses, backward) and, in eval mode with the same given RoIs, must score
+Skipped without CUDA. Each small two-stage spec (Mask R-CNN too) runs one training step on
+the device (RoI sampling, the losses, backward) and, in eval mode with the same given RoIs,
+must score
 them as the CPU does (class logits and box deltas to 1e-4 relative: cuDNN and MKL sum in
 other orders); its own proposals must come out on the device, at most the stated count.
 """
