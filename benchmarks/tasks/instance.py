@@ -60,7 +60,10 @@ class InstanceTask(TwoStageTask):
         )
         matched = [which[labels > 0] for which, labels in pairs]
         targets = mask_targets(masks, list(out.mask_rois), matched, out.mask_logits.shape[-2:])
-        loss = mask_loss(out.mask_logits.float(), out.sampled.labels[positive], targets)
+        # An object annotated with a box but no mask (COCO) teaches nothing about masks.
+        known = torch.cat([m.flatten(1).any(1)[w] for m, w in zip(masks, matched, strict=True)])
+        logits, labels = out.mask_logits.float()[known], out.sampled.labels[positive][known]
+        loss = mask_loss(logits, labels, targets[known.to(targets.device)])
         total = losses["loss"] + self.head.mask.loss_weight * loss
         return {**losses, "loss": total, "mask": loss.detach()}
 

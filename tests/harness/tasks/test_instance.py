@@ -143,3 +143,12 @@ def test_predict_writes_instance_ids_and_rle_masks(setup, tmp_path) -> None:
         mask = mask_utils.decode(rle).astype(bool)
         assert mask.shape == (80, 96)
         assert (ids == number).sum() <= mask.sum()  # an overlap goes to the better one
+
+
+def test_an_object_without_a_mask_teaches_no_mask(setup) -> None:
+    task, net, batch = setup
+    torch.manual_seed(1)
+    out = task.forward(net.train(), batch)
+    with_masks = float(task.loss(out, batch)["mask"])
+    blank = {**batch, "instance_masks": [torch.zeros_like(m) for m in batch["instance_masks"]]}
+    assert with_masks > 0 and float(task.loss(out, blank)["mask"]) == 0.0
