@@ -17,6 +17,7 @@ from graphspec.gc_pause import paused_gc
 from graphspec.ops import spec_ops
 from graphspec.ops.base import _did_you_mean
 from graphspec.schema import Head, Spec
+from graphspec.search_space import check_knobs
 from graphspec.source import SourceMap, read_yaml
 
 
@@ -79,6 +80,10 @@ def validate_spec(data: Any, smap: SourceMap) -> Spec:
     except ValidationError as exc:
         raise SpecError([_issue(err, data, smap) for err in exc.errors()]) from None
     spec._source = smap
+    if spec.search:
+        issues = check_knobs(data, smap, spec)
+        if issues:
+            raise SpecError(issues)
     return spec
 
 

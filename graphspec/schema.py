@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from graphspec.ops import IDENT, Layer, PosInt, Strict, on_new_op
 from graphspec.ops.names import LayerName
 from graphspec.rcnn_schema import MaskBranch, RCNNHead
+from graphspec.search_schema import Knobs
 from graphspec.source import SourceMap
 from graphspec.tasks import TaskName, on_new_task
 
@@ -208,6 +209,7 @@ class Spec(Strict):
     encoder_init: EncoderInit | None = None
     budget: Budget | None = None
     train: Train | None = None
+    search: Knobs | None = None  # design-space knobs: path -> choices or a range, each checked
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
 
