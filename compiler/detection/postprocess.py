@@ -50,6 +50,29 @@ def yolo_candidates(
     return boxes.reshape(batch, S * S * B, 4), scores.reshape(batch, S * S * B, C)
 
 
+def select_detections(
+    boxes: Tensor, scores: Tensor, score_threshold: float, iou_threshold: float, top_k: int
+) -> dict[str, Tensor]:
+    """One image: keep ``scores > score_threshold``, per-class NMS, best ``top_k``.
+
+    ``scores [M, C]``: every (candidate, class) pair with label ``class + 1``; ``boxes``
+    ``[M, 4]`` (one box for every class: SSD, YOLO) or ``[M, C, 4]`` (a box per class: a
+    two-stage box head). Pairs are listed candidate-major, so equal scores rank the lower
+    candidate first, then the lower class.
+    """
+    box_index, class_index = torch.nonzero(scores > score_threshold, as_tuple=True)
+    per_class = boxes.dim() == 3
+    candidate_boxes = boxes[box_index, class_index] if per_class else boxes[box_index]
+    candidate_scores = scores[box_index, class_index]
+    labels = class_index + 1
+    keep = batched_nms(candidate_boxes, candidate_scores, labels, iou_threshold)[:top_k]
+    return {
+        "boxes": candidate_boxes[keep],
+        "scores": candidate_scores[keep],
+        "labels": labels[keep],
+    }
+
+
 def _select(
     boxes: Tensor,
     scores: Tensor,
@@ -57,27 +80,11 @@ def _select(
     iou_threshold: float,
     top_k: int,
 ) -> list[dict[str, Tensor]]:
-    """Per image: keep ``scores > score_threshold``, per-class NMS, best ``top_k``.
-
-    ``boxes [N, M, 4]`` and ``scores [N, M, C]``: every (box, class) pair is a candidate
-    with label ``class + 1``. Candidates are listed box-major, so equal scores rank the
-    lower box index first, then the lower class.
-    """
-    detections = []
-    for image_boxes, image_scores in zip(boxes, scores, strict=True):
-        box_index, class_index = torch.nonzero(image_scores > score_threshold, as_tuple=True)
-        candidate_boxes = image_boxes[box_index]
-        candidate_scores = image_scores[box_index, class_index]
-        labels = class_index + 1
-        keep = batched_nms(candidate_boxes, candidate_scores, labels, iou_threshold)[:top_k]
-        detections.append(
-            {
-                "boxes": candidate_boxes[keep],
-                "scores": candidate_scores[keep],
-                "labels": labels[keep],
-            }
-        )
-    return detections
+    """:func:`select_detections` for each image of ``boxes [N, M, 4]``, ``scores [N, M, C]``."""
+    return [
+        select_detections(image_boxes, image_scores, score_threshold, iou_threshold, top_k)
+        for image_boxes, image_scores in zip(boxes, scores, strict=True)
+    ]
 
 
 def decode_ssd(

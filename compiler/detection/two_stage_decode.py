@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from compiler.detection.box_coding import decode, encode
-from compiler.detection.box_ops import batched_nms, box_convert, clip_boxes
+from compiler.detection.box_ops import box_convert, clip_boxes
+from compiler.detection.postprocess import select_detections
 
 Stds = tuple[float, float, float, float]
 _UNIT = (1.0, 1.0)
@@ -74,26 +75,6 @@ def box_head_candidates(
     return scores, clip_boxes(boxes, image_size)
 
 
-def _select(
-    scores: Tensor, boxes: Tensor, score_threshold: float, nms_iou: float, max_boxes: int
-) -> dict[str, Tensor]:
-    """One image: keep ``scores > score_threshold``, per-class NMS, best ``max_boxes``.
-
-    Candidates are listed RoI-major (``nonzero`` order), so on equal scores the lower RoI
-    then the lower class ranks first, as in ``postprocess._select``.
-    """
-    roi_index, class_index = torch.nonzero(scores > score_threshold, as_tuple=True)
-    candidate_boxes = boxes[roi_index, class_index]
-    candidate_scores = scores[roi_index, class_index]
-    labels = class_index + 1
-    keep = batched_nms(candidate_boxes, candidate_scores, labels, nms_iou)[:max_boxes]
-    return {
-        "boxes": candidate_boxes[keep],
-        "scores": candidate_scores[keep],
-        "labels": labels[keep],
-    }
-
-
 def decode_two_stage(
     class_logits: Tensor,
     box_deltas: Tensor,
@@ -118,6 +99,6 @@ def decode_two_stage(
     all_rois = torch.cat([r.reshape(-1, 4) for r in rois]) if rois else box_deltas.new_zeros(0, 4)
     scores, boxes = box_head_candidates(class_logits, box_deltas, all_rois, image_size, stds)
     return [
-        _select(image_scores, image_boxes, score_threshold, nms_iou, max_boxes)
+        select_detections(image_boxes, image_scores, score_threshold, nms_iou, max_boxes)
         for image_scores, image_boxes in zip(scores.split(counts), boxes.split(counts), strict=True)
     ]
