@@ -9,13 +9,11 @@ The data must carry ``instance_masks`` (the shapes data and COCO do).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from PIL import Image
 from pycocotools import mask as mask_utils
@@ -24,10 +22,9 @@ from torch import Tensor
 from benchmarks.data import Batch, DataError
 from benchmarks.figures.instances import blend_instances, instance_ids
 from benchmarks.metrics import instance_map
-from benchmarks.metrics.per_class import ClassScore
 from benchmarks.tasks.base import ImageResult, Metric, PerClass, View
 from benchmarks.tasks.detection import Detections
-from benchmarks.tasks.detection_eval import DetectionEvaluator
+from benchmarks.tasks.detection_eval import DetectionEvaluator, gather_images, per_class_ap
 from benchmarks.tasks.two_stage import TwoStageTask
 from compiler.detection.masks import mask_loss, mask_targets, paste_masks
 from compiler.emit.two_stage import TwoStageOutput
@@ -153,26 +150,12 @@ class InstanceEvaluator(DetectionEvaluator):
             )
             self.truth.append({"masks": masks.detach().cpu(), "labels": labels.cpu()})
 
-    def _gathered(self) -> tuple[list[dict[str, Tensor]], list[dict[str, Tensor]]]:
-        masks, truth = self.masks, self.truth
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            parts: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(parts, (masks, truth))
-            masks = [m for part in parts for m in part[0]]
-            truth = [t for part in parts for t in part[1]]
-        return masks, truth
-
     def compute(self) -> dict[str, float]:
         boxes = super().compute()
-        masks = instance_map(*self._gathered())
+        masks = instance_map(*gather_images(self.masks, self.truth))
         return {**boxes, "mask_map": float(masks["map"]), "mask_map50": float(masks["map50"])}
 
     def per_class(self, names: Sequence[str]) -> PerClass:
         """Mask AP of each object class (labels 1..K; NaN without ground truth) and its
         precision at the 101 COCO recall points at mask IoU 0.5."""
-        result = instance_map(self.masks, self.truth, num_classes=len(names))
-        ap, curves = result["map_per_class"], result["pr_curves_50"]
-        assert isinstance(ap, dict) and isinstance(curves, dict)
-        labels = range(1, len(names))
-        scores = [ClassScore(c, names[c], float(ap[c]) if ap[c] >= 0 else math.nan) for c in labels]
-        return PerClass(scores, pr_curves={names[c]: curves[c] for c in labels})
+        return per_class_ap(instance_map(self.masks, self.truth, num_classes=len(names)), names)
