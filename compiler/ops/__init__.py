@@ -8,8 +8,6 @@ source names a class ``ops.X`` only when its ``__module__`` is this package.
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -17,13 +15,11 @@ from torch import Tensor, nn
 from compiler.detection.box_ops import batched_nms as batched_nms
 from compiler.detection.box_ops import box_iou as box_iou
 from compiler.detection.box_ops import nms as nms
+from compiler.detection.rpn import rpn_anchors, rpn_proposals
+from compiler.detection.window_proposals import window_proposals
 from compiler.ops.roi import pair
 from compiler.ops.roi import roi_align as roi_align
 from compiler.ops.roi import roi_pool as roi_pool
-
-# Two-stage heads: read at call time, so importing the runtime ops stays cheap.
-_RPN = "compiler.detection.rpn"
-_WINDOWS = "compiler.detection.window_proposals"
 
 
 def max_unpool2d(x: Tensor, indices: Tensor, output_size: tuple[int, int]) -> Tensor:
@@ -210,17 +206,15 @@ class RPNProposals(nn.Module):
         min_size: float = 0.0,
     ) -> None:
         super().__init__()
-        rpn = importlib.import_module(_RPN)
         self.image_size = tuple(image_size)
         self.counts = {False: (pre_nms, post_nms), True: (train_pre_nms, train_post_nms)}
         self.nms, self.min_size = nms, min_size
-        anchors = rpn.rpn_anchors(tuple(feature_size), tuple(stride), sizes, ratios)
+        anchors = rpn_anchors(tuple(feature_size), tuple(stride), sizes, ratios)
         self.register_buffer("anchors", anchors, persistent=False)
 
     def forward(self, objectness: Tensor, deltas: Tensor) -> list[Tensor]:
-        rpn = importlib.import_module(_RPN)
         pre_nms, post_nms = self.counts[self.training]
-        return rpn.rpn_proposals(
+        return rpn_proposals(
             objectness,
             deltas,
             self.anchors,
@@ -241,8 +235,7 @@ class WindowProposals(nn.Module):
         self.count, self.nms = count, nms
 
     def forward(self, images: Tensor) -> list[Tensor]:
-        windows = importlib.import_module(_WINDOWS)
-        return windows.window_proposals(images, count=self.count, nms_iou=self.nms)
+        return window_proposals(images, count=self.count, nms_iou=self.nms)
 
     def extra_repr(self) -> str:
         return f"count={self.count}, nms={self.nms}"
