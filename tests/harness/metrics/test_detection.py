@@ -14,6 +14,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from benchmarks.metrics import detection_map
+from tests.harness.metrics.cocoeval import run_cocoeval
 
 # COCOeval.stats[0..11] in order.
 STAT_KEYS = (
@@ -45,26 +46,7 @@ def coco_reference(preds, targets, classes):
         for box, score, label in zip(boxes, scores.tolist(), pred["labels"].tolist(), strict=True):
             results.append({"image_id": i + 1, "category_id": int(label), "bbox": _xywh(box),
                             "score": score})  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {"images": images, "categories": categories, "annotations": annotations}
-        gt.createIndex()
-        if results:
-            dt = gt.loadRes(results)
-        else:  # loadRes cannot take an empty list; an empty result set is still valid.
-            dt = COCO()
-            dt.dataset = {"images": images, "categories": categories, "annotations": []}
-            dt.createIndex()
-        evaluator = COCOeval(gt, dt, iouType="bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    precision = evaluator.eval["precision"][:, :, :, 0, -1]  # area "all", maxDets 100
-    per_class = {}
-    for k, label in enumerate(evaluator.params.catIds):
-        valid = precision[:, :, k][precision[:, :, k] > -1]
-        per_class[label] = float(valid.mean()) if valid.size else -1.0
-    return evaluator.stats, per_class
+    return run_cocoeval(images, categories, annotations, results, "bbox")
 
 
 def assert_matches_coco(preds, targets, num_classes=None):

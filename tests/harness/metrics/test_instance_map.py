@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import numpy as np
 import pytest
 import torch
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from benchmarks.metrics import detection_map, instance_map
+from tests.harness.metrics.cocoeval import run_cocoeval
 
 # COCOeval.stats[0..11] in order.
 STAT_KEYS = (
@@ -50,26 +46,7 @@ def coco_segm_reference(preds, targets, classes, binary_preds):
         ):
             results.append({"image_id": i + 1, "category_id": int(label),
                             "segmentation": _rle(mask), "score": score})  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {"images": images, "categories": categories, "annotations": annotations}
-        gt.createIndex()
-        if results:
-            dt = gt.loadRes(results)
-        else:  # loadRes cannot take an empty list; an empty result set is still valid.
-            dt = COCO()
-            dt.dataset = {"images": images, "categories": categories, "annotations": []}
-            dt.createIndex()
-        evaluator = COCOeval(gt, dt, iouType="segm")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    precision = evaluator.eval["precision"][:, :, :, 0, -1]  # area "all", maxDets 100
-    per_class = {}
-    for k, label in enumerate(evaluator.params.catIds):
-        valid = precision[:, :, k][precision[:, :, k] > -1]
-        per_class[label] = float(valid.mean()) if valid.size else -1.0
-    return evaluator.stats, per_class
+    return run_cocoeval(images, categories, annotations, results, "segm")
 
 
 def assert_matches_coco(preds, targets, binary_preds, num_classes=None):
