@@ -6,29 +6,17 @@ options, so the command line only parses arguments and prints progress (through 
 ETA, then the report phase). Under ``torchrun`` every rank trains every job,
 because each DDP step needs all ranks, but only rank 0 records results and writes the report.
 
-The ranks run in lock-step, and rank 0 leads: it alone decides what runs (resume, shard,
-``--retry-failed``) and, before each job, broadcasts the job's key; the other ranks run
-exactly the job they are sent and nothing else. Within a job the ranks meet twice on the
-control group (:attr:`DistributedContext.control`): once the model is built and once the
-job is over (or as soon as a rank failed). Each rank reports its error there, or None; if
-any rank failed, every rank drops the job and rank 0 records it as failed with the failing
-rank's reason, so one rank's failure (its own out-of-memory, a bad file on one node) never
-leaves the others waiting in a collective. A rank that fails between the two meetings
-(loading data, training, evaluating) while its peers are inside a collective of the
-default group cannot be caught this way: they wait until the process group's timeout
-raises there, and then meet it as above.
+The DDP lock-step (rank 0 leading, each job's failures agreed by all ranks) is
+:mod:`benchmarks.sweep.lockstep`; ``--engine ray`` (jobs as Ray tasks, the driver writing
+their rows) is :mod:`benchmarks.sweep.ray_engine`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from benchmarks.job.run import JobPhase, OnPhase, run_job
 from benchmarks.report.write import report_is_current, write_report
@@ -37,39 +25,37 @@ from benchmarks.runtime.distributed import (
     barrier,
     broadcast_from_main,
     cleanup,
-    gather_objects,
     init_distributed,
     launched_with_peers,
 )
 from benchmarks.store.jobs import Job
 from benchmarks.store.layout import RunFolder
 from benchmarks.store.protocol import collect_protocol, write_protocol
-from benchmarks.store.row import ResultRow
 from benchmarks.store.settings import DEFAULT_SETTINGS, JobSettings
 from benchmarks.sweep.interrupts import InterruptGuard
+from benchmarks.sweep.lockstep import RankFailed, follow, lead, release_memory
 from benchmarks.sweep.plan import plan_jobs, select_shard
+from benchmarks.sweep.ray_cluster import RayOptions
 from benchmarks.sweep.runner import (
     EXIT_OK,
     RunOne,
     SweepEta,
     SweepEvent,
     SweepSummary,
-    format_error,
     run_sweep,
 )
 
 __all__ = ["SweepOptions", "BenchOutcome", "RankFailed", "release_memory", "run_bench"]
 
 OnEvent = Callable[[SweepEvent], None]
-Work = Callable[[Callable[[], None]], ResultRow]
-"""One rank's share of a job, given the ``sync`` to call once its model is built."""
 
 
 @dataclass(frozen=True)
 class SweepOptions:
     """How to run a sweep: the settings of every job (part of every job's key, so a changed
     setting is a new job), the seeds to run each spec with, and how to run it (where, which
-    shard, retries, report, bars). ``allow_noisy`` lets rows with noisy timings onto the
+    shard, retries, report, bars; ``ray``: run the jobs as Ray tasks, None: here, one after
+    the other). ``allow_noisy`` lets rows with noisy timings onto the
     report's latency frontiers (:func:`~benchmarks.report.write.write_report`)."""
 
     out: Path
@@ -80,6 +66,7 @@ class SweepOptions:
     report: bool = True
     progress: bool = True
     allow_noisy: bool = False
+    ray: RayOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -96,13 +83,6 @@ class BenchOutcome:
     @property
     def exit_code(self) -> int:
         return self.summary.exit_code if self.is_main else EXIT_OK
-
-
-def release_memory() -> None:
-    """Free what a failed job left behind (e.g. after CUDA out-of-memory) before the next."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _releasing(on_event: OnEvent | None) -> OnEvent:
@@ -140,85 +120,9 @@ class _Phases:
             )
 
 
-class RankFailed(RuntimeError):
-    """Another rank failed this job; the message names that rank and its reason."""
-
-
-def _agree(ctx: DistributedContext, error: str | None) -> list[tuple[int, str]]:
-    """One meeting of all ranks: each says why it failed (None: fine so far); returns the
-    failures, (rank, reason), the same list on every rank."""
-    return [(rank, e) for rank, e in enumerate(gather_objects(error, ctx)) if e is not None]
-
-
-def _in_step(work: Work, ctx: DistributedContext) -> ResultRow:
-    """Run this rank's share of one job, meeting the others after the build and at the end.
-
-    Raises the rank's own exception when the first failing rank is this one, else
-    :class:`RankFailed` naming the failing rank: every rank then drops the job together.
-    """
-
-    def sync() -> None:
-        failures = _agree(ctx, None)
-        if failures:
-            raise RankFailed(f"rank {failures[0][0]}: {failures[0][1]}")
-
-    try:
-        row = work(sync)
-    except RankFailed:
-        raise  # learnt at a meeting: the others know already
-    except Exception as exc:
-        failures = _agree(ctx, format_error(exc))
-        if failures[0][0] == ctx.rank:
-            raise
-        raise RankFailed(f"rank {failures[0][0]}: {failures[0][1]}") from exc
-    sync()
-    return row
-
-
-def _lead(ctx: DistributedContext, progress: bool, on_phase: OnPhase) -> RunOne:
-    """Rank 0's ``run_one``: tell the others which job runs next, then run it in step."""
-
-    def run_one(job: Job, job_dir: Path) -> ResultRow:
-        broadcast_from_main(job.key, ctx)
-        return _in_step(lambda sync: run_job(job, job_dir, ctx, progress, sync, on_phase), ctx)
-
-    return run_one
-
-
 def _alone(progress: bool, on_phase: OnPhase) -> RunOne:
     """The ``run_one`` of a process without peers."""
     return lambda job, job_dir: run_job(job, job_dir, None, progress, on_phase=on_phase)
-
-
-def _follow(jobs: Sequence[Job], ctx: DistributedContext) -> BenchOutcome:
-    """A non-main DDP rank: run, in step with rank 0, each job rank 0 sends, until it sends
-    None. Nothing is recorded here; job files would go to a throw-away folder."""
-    by_key = {job.key: job for job in jobs}
-    summary = SweepSummary(total=len(jobs))
-
-    def work(key: str, scratch: Path) -> Work:
-        def run(sync: Callable[[], None]) -> ResultRow:
-            job = by_key.get(key)
-            if job is None:
-                raise LookupError(
-                    f"job {key[:8]} is not in this rank's plan (do all ranks see the same "
-                    "spec files and options?)"
-                )
-            return run_job(job, scratch / job.dir_name, ctx, False, sync)
-
-        return run
-
-    with tempfile.TemporaryDirectory() as scratch:
-        while (key := broadcast_from_main(None, ctx)) is not None:
-            try:
-                _in_step(work(key, Path(scratch)), ctx)
-                summary.done += 1
-            except Exception:
-                summary.failed += 1
-                release_memory()
-    barrier(ctx)
-    cleanup()
-    return BenchOutcome(summary, is_main=False)
 
 
 def run_bench(
@@ -232,20 +136,65 @@ def run_bench(
     ``on_event`` sees every job's progress on the main rank (the followers of a DDP run
     report none); ``on_finished`` is called there once the sweep is over, before the report
     phase (an interrupted sweep writes no report).
-    A bad ``options.shard`` raises ValueError before anything runs. Ctrl-C or SIGTERM while
-    the report is written raise :class:`~benchmarks.sweep.interrupts.SweepInterrupted` (a
-    KeyboardInterrupt) once the report's temp files are removed; the rows are all kept.
+    A bad ``options.shard`` raises ValueError before anything runs, and so does a Ray
+    cluster that cannot run the jobs (:class:`~benchmarks.sweep.ray_cluster.ClusterError`).
+    Ctrl-C or SIGTERM while the report is written raise
+    :class:`~benchmarks.sweep.interrupts.SweepInterrupted` (a KeyboardInterrupt) once the
+    report's temp files are removed; the rows are all kept.
     """
     run_dir = Path(options.out)
     planned = plan_jobs(files, [options.settings.as_json()], seeds=options.seeds)
     jobs = select_shard(planned, options.shard) if options.shard else planned
-    ctx = init_distributed() if launched_with_peers() else None
-    if ctx is not None and not ctx.is_main:
-        return _follow(jobs, ctx)
+    if options.ray is not None:
+        summary = _sweep_on_ray(jobs, planned, options, on_event)
+    else:
+        ctx = init_distributed() if launched_with_peers() else None
+        if ctx is not None and not ctx.is_main:
+            return BenchOutcome(follow(jobs, ctx), is_main=False)
+        summary = _sweep_here(jobs, planned, options, on_event, ctx)
+    if on_finished is not None:
+        on_finished(summary)
+    if summary.interrupted or not options.report:
+        return BenchOutcome(summary)
+    return BenchOutcome(summary, report=_report(run_dir, options, summary, on_event))
+
+
+def _sweep_on_ray(
+    jobs: Sequence[Job], planned: Sequence[Job], options: SweepOptions, on_event: OnEvent | None
+) -> SweepSummary:
+    """The jobs as Ray tasks (:mod:`benchmarks.sweep.ray_engine`); never under torchrun."""
+    from benchmarks.sweep.ray_cluster import job_demand
+    from benchmarks.sweep.ray_engine import run_ray_sweep
+
+    if launched_with_peers():
+        raise ValueError("--engine ray runs its own workers: do not launch it with torchrun")
+    ray_options = options.ray
+    assert ray_options is not None
+    return run_ray_sweep(
+        jobs,
+        Path(options.out),
+        ray_options,
+        lambda: job_demand(options.settings, ray_options),
+        retry_failed=options.retry_failed,
+        on_event=on_event,
+        planned=planned,
+        on_ready=lambda: write_protocol(Path(options.out), collect_protocol(options.settings)),
+    )
+
+
+def _sweep_here(
+    jobs: Sequence[Job],
+    planned: Sequence[Job],
+    options: SweepOptions,
+    on_event: OnEvent | None,
+    ctx: DistributedContext | None,
+) -> SweepSummary:
+    """The jobs one after the other in this process (rank 0 leading the others under DDP)."""
+    run_dir = Path(options.out)
     eta = SweepEta()
     phases = _Phases(on_event, eta)
     if ctx is not None:
-        run_one = _lead(ctx, options.progress, phases.phase)
+        run_one = lead(ctx, options.progress, phases.phase)
     else:
         run_one = _alone(options.progress, phases.phase)
     try:
@@ -267,11 +216,7 @@ def run_bench(
     if ctx is not None:
         barrier(ctx)
         cleanup()
-    if on_finished is not None:
-        on_finished(summary)
-    if summary.interrupted or not options.report:
-        return BenchOutcome(summary)
-    return BenchOutcome(summary, report=_report(run_dir, options, summary, on_event))
+    return summary
 
 
 def _report(

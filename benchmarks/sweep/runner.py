@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from benchmarks.store.layout import JobFolder, RunFolder
 from benchmarks.store.plan_file import write_plan
 from benchmarks.store.results import ResultsStore
 from benchmarks.store.row import STATUS_FAILED, STATUS_OK, ResultRow
+from benchmarks.sweep.eta import InFlight, SweepEta
 from benchmarks.sweep.interrupts import InterruptGuard
 from graphspec.atomic import (
     WriteError,
@@ -113,7 +113,8 @@ class SweepEvent:
     """Progress notification for ``on_event`` (e.g. to print a progress line).
 
     ``phase``: on ``phase`` events, what the job (None: the sweep) is entering. ``eta_s``: the
-    sweep's remaining time at the event (:class:`SweepEta`), None before a job ended."""
+    sweep's remaining time at the event (:class:`SweepEta`), None before a job ended.
+    ``flight``: jobs running, done and failed, when several run at once (``--engine ray``)."""
 
     kind: EventKind
     job: Job | None
@@ -122,36 +123,7 @@ class SweepEvent:
     row: ResultRow | None = None
     phase: SweepPhase | None = None
     eta_s: float | None = None
-
-
-@dataclass
-class SweepEta:
-    """The sweep's remaining time: the mean duration of the jobs finished so far times the
-    jobs left to run (skipped ones not counted), less what the running one has had; None
-    until a job has finished. ``clock`` is injectable, for tests."""
-
-    clock: Callable[[], float] = time.monotonic
-    left: int = 0
-    durations: list[float] = field(default_factory=list)
-    started: float | None = None
-
-    def start(self) -> None:
-        self.started = self.clock()
-
-    def finish(self) -> None:
-        """The running job ended (ok or failed)."""
-        if self.started is not None:
-            self.durations.append(self.clock() - self.started)
-            self.started = None
-        self.left = max(0, self.left - 1)
-
-    def seconds(self) -> float | None:
-        """Seconds until the last job is expected to end, or None while unknown."""
-        if not self.durations:
-            return None
-        mean = sum(self.durations) / len(self.durations)
-        running = 0.0 if self.started is None else self.clock() - self.started
-        return max(0.0, mean * self.left - running)
+    flight: InFlight | None = None
 
 
 RunOne = Callable[[Job, Path], ResultRow]
@@ -190,12 +162,14 @@ def build_row(job: Job, result: ResultRow) -> ResultRow:
     return _identified(job, result, STATUS_OK)
 
 
-def build_failed_row(job: Job, exc: BaseException) -> ResultRow:
-    """Row for a job whose run_one raised: settings, identity and the one-line error."""
-    return _identified(job, ResultRow(error=format_error(exc)), STATUS_FAILED)
+def build_failed_row(job: Job, exc: BaseException | str) -> ResultRow:
+    """Row for a job whose run_one raised (or that failed elsewhere, said in one line):
+    settings, identity and the one-line error."""
+    error = exc if isinstance(exc, str) else format_error(exc)
+    return _identified(job, ResultRow(error=error), STATUS_FAILED)
 
 
-def _write_traceback(job_dir: Path, exc: BaseException) -> None:
+def write_traceback(job_dir: Path, exc: BaseException) -> None:
     """Full traceback next to the job's files; the results row only has one line.
 
     Written atomically, so it is complete or absent (never empty); a failure to write it is
@@ -222,7 +196,7 @@ def _attempt(job: Job, job_dir: Path, run_one: RunOne) -> ResultRow:
         if is_disk_fault(exc):
             assert isinstance(exc, OSError)
             raise WriteError.wrap(exc.filename or job_dir, exc) from exc
-        _write_traceback(job_dir, exc)
+        write_traceback(job_dir, exc)
         return build_failed_row(job, exc)
 
 
@@ -235,9 +209,20 @@ def sweep_stale_temp_files(run_dir: Path) -> list[Path]:
     return [path for folder in folders for path in remove_temp_files(folder, STALE_TEMP_S)]
 
 
-def _skips(status: str | None, retry_failed: bool) -> bool:
+def skips(status: str | None, retry_failed: bool) -> bool:
     """Whether a job with ``status`` stored is skipped: if ok, or failed without a retry."""
     return status is not None and (status == STATUS_OK or not retry_failed)
+
+
+def open_run(run_dir: Path, store: ResultsStore, planned: Sequence[Job]) -> dict[str, str]:
+    """Make the run folder ready for a sweep of the ``planned`` jobs: created, damaged
+    results repaired, stale temp files swept, the plan recorded; returns the stored status
+    of each finished job key (what a resume skips)."""
+    ensure_dir(run_dir)
+    store.repair()
+    sweep_stale_temp_files(run_dir)
+    write_plan(run_dir, list(planned))
+    return store.statuses()
 
 
 def run_sweep(
@@ -273,15 +258,11 @@ def run_sweep(
     with guard:
         index = 0
         try:
-            ensure_dir(run_dir)
-            store.repair()
-            sweep_stale_temp_files(run_dir)
-            write_plan(run_dir, jobs if planned is None else list(planned))
-            stored = store.statuses()
-            eta.left = sum(not _skips(stored.get(job.key), retry_failed) for job in jobs)
+            stored = open_run(run_dir, store, jobs if planned is None else planned)
+            eta.left = sum(not skips(stored.get(job.key), retry_failed) for job in jobs)
             for index, job in enumerate(jobs):
                 status = stored.get(job.key)
-                if status is not None and _skips(status, retry_failed):
+                if status is not None and skips(status, retry_failed):
                     summary.count_skip(status)
                     emit("skip", job, index, None)
                     continue

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.store.settings import DEFAULT_SETTINGS, JobSettings
+from graphspec.cli.engine_options import add_engine_options, ray_options
 from graphspec.cli.errors import EXIT_USAGE
 from graphspec.cli.inputs import input_dir
 from graphspec.cli.options import add_command
@@ -48,7 +49,10 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         "evaluate on the held-out split and time it. One row per spec goes to "
         "OUT/results.csv and results.parquet as soon as it finishes; re-running "
         "the same command resumes. Under torchrun each spec trains with DDP: rank 0 "
-        "decides which jobs run, and a job that fails on one rank fails on all.\n\n"
+        "decides which jobs run, and a job that fails on one rank fails on all. With "
+        "--engine ray the jobs run as Ray tasks (several at once where the cluster has the "
+        "devices) and this process writes their rows; --shard splits a sweep by hand "
+        "(docs/scaling.md says when to use which).\n\n"
         "Every option is checked before the first job starts (exit 2): the device must "
         "exist, the data must open, --out must not be a file and every spec must build at "
         "--image-size. A job whose estimated training memory exceeds the device's is "
@@ -57,8 +61,8 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         "with the sweep's ETA, then its result line (stderr).",
         examples=[
             "graphspec bench specs/unet-small.yaml --out runs/unet --epochs 2 --limit 64",
-            "graphspec bench specs/fcn-small.yaml --out runs/lr --lr auto --seeds 3",
             "graphspec bench specs/ --out runs/sweep-0 --shard 0/2  # one of 2 machines",
+            "graphspec bench specs/ --out runs/all --engine ray  # embedded Ray, or $RAY_ADDRESS",
             "graphspec bench specs/fcn8s-vgg16.yaml --out runs/voc --data voc:data/VOC2012",
         ],
     )
@@ -71,6 +75,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         metavar="i/n",
         help="run every n-th job starting at i (0 <= i < n), e.g. for SLURM arrays",
     )
+    add_engine_options(p)
     p.add_argument("--retry-failed", action="store_true", help="re-run jobs recorded as failed")
     p.add_argument("--no-report", action="store_true", help="skip writing the report")
     p.set_defaults(func=cmd_bench)
@@ -163,6 +168,7 @@ def _sweep_options(args: argparse.Namespace) -> SweepOptions:
         report=not args.no_report,
         progress=not args.quiet and sys.stdout.isatty(),
         allow_noisy=args.allow_noisy,
+        ray=ray_options(args) if hasattr(args, "engine") else None,
     )
 
 
@@ -176,6 +182,12 @@ def _run(files: list[Path], args: argparse.Namespace) -> int:
 
     options = _sweep_options(args)
     printer = SweepPrinter(options.out, quiet=args.quiet, as_json=args.format == "json")
-    outcome = run_bench(files, options, on_event=printer.event, on_finished=printer.finished)
+    from benchmarks.sweep.ray_cluster import ClusterError
+
+    try:
+        outcome = run_bench(files, options, on_event=printer.event, on_finished=printer.finished)
+    except ClusterError as exc:
+        print(f"graphspec {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     printer.outcome(outcome)
     return outcome.exit_code

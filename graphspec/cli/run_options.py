@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.store.settings import JobSettings
+from graphspec.cli.engine_options import check_engine_options
 from graphspec.cli.inputs import output_dir
 from graphspec.cli.options import (
     add_format_option,
@@ -149,9 +150,10 @@ def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | 
     """Why the parsed options cannot run on this machine with these ``files``, or None.
 
     Called before any job starts, so that a wrong option is a usage error (exit 2) and not
-    one failed row per job: the shard (``i/n``), ``--out`` (not a file), the device (is it
-    there?), the data (does it open?), the normalisation and the image size (does every
-    spec build at it?).
+    one failed row per job: the shard (``i/n``), ``--out`` (not a file), the engine (is Ray
+    installed?), the device (is it there? Not with ``--engine ray``: the cluster's resources
+    are checked before the first job is submitted), the data (does it open?), the
+    normalisation and the image size (does every spec build at it?).
     """
     from benchmarks.sweep.plan import parse_shard
 
@@ -163,8 +165,10 @@ def check_run_options(args: argparse.Namespace, files: Sequence[Path]) -> str | 
         except ValueError as exc:
             return str(exc)
     output_dir(args.out)
+    on_ray = getattr(args, "engine", "local") == "ray"  # the cluster's devices, not ours
     return (
-        check_device(args.device)
+        (check_engine_options(args) if hasattr(args, "engine") else None)
+        or (None if on_ray else check_device(args.device))
         or check_data(args.data)
         or check_normalize(args.normalize, args.data)
         or _check_size(args, files)

@@ -107,12 +107,32 @@ def _event_line(event: SweepEvent) -> str | None:
         phase = PHASE_WORDS.get(event.phase or "")
         return f"{phase} ..." if event.kind == "phase" and phase else None
     head = f"[{event.index + 1}/{event.total}] {event.job.name}"
+    if event.flight is not None:
+        return _flight_line(head, event)
     if event.kind == "phase" and event.phase is not None:
         return f"{head}: {PHASE_WORDS[event.phase]} ({format_eta(event.eta_s)})"
     if event.kind == "skip":
         return f"{head}: already done, skipped"
     if event.kind in ("ok", "failed"):
         return f"{head}: {describe_row(event.row)}"
+    return None
+
+
+def _flight_line(head: str, event: SweepEvent) -> str | None:
+    """A line of a sweep that runs several jobs at once (``--engine ray``): what happened
+    to the job, then how many run, are done and failed, and the ETA."""
+    flight = event.flight
+    assert flight is not None
+    counts = (
+        f"[{flight.running} running, {flight.done} done, {flight.failed} failed, "
+        f"{format_eta(flight.eta_s)}]"
+    )
+    if event.kind == "start":
+        return f"{head}: started {counts}"
+    if event.kind == "skip":
+        return f"{head}: already done, skipped"
+    if event.kind in ("ok", "failed"):
+        return f"{head}: {describe_row(event.row)} {counts}"
     return None
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch.multiprocessing as mp
 
+import benchmarks.sweep.lockstep
 import benchmarks.sweep.orchestrate
 from graphspec.cli import main
 from tests.harness.runtime.ranks import WORLD_SIZE, free_port, join_as_rank
@@ -55,14 +56,14 @@ def _argv(specs: list[str], out: Path) -> list[str]:
 def worker(rank: int, port: int, argv: list[str], out_dir: str) -> None:
     """One torchrun-like rank running `graphspec bench`; rank 1 fails job "b" on entry."""
     join_as_rank(rank, port)
-    real = benchmarks.sweep.orchestrate.run_job
+    real = benchmarks.sweep.lockstep.run_job
 
     def run_job(job, *args, **kwargs):  # type: ignore[no-untyped-def]
         if rank == 1 and job.name == "b":
             raise RuntimeError(INJECTED)
         return real(job, *args, **kwargs)
 
-    benchmarks.sweep.orchestrate.run_job = run_job
+    benchmarks.sweep.lockstep.run_job = run_job
     code = main(argv)
     (Path(out_dir) / f"exit{rank}").write_text(str(code))
 
