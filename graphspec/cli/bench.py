@@ -62,7 +62,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         examples=[
             "graphspec bench specs/unet-small.yaml --out runs/unet --epochs 2 --limit 64",
             "graphspec bench specs/ --out runs/sweep-0 --shard 0/2  # one of 2 machines",
-            "graphspec bench specs/ --out runs/all --engine ray  # embedded Ray, or $RAY_ADDRESS",
+            "graphspec bench specs/ --out runs/all --engine ray  # or RAY_ADDRESS=...",
             "graphspec bench specs/fcn8s-vgg16.yaml --out runs/voc --data voc:data/VOC2012",
         ],
     )
