@@ -42,6 +42,7 @@ from graphspec.cli.errors import (
 from graphspec.cli.options import Parser
 from graphspec.cli.predict import add_predict_command
 from graphspec.cli.report import add_report_command
+from graphspec.cli.search import add_search_command
 from graphspec.cli.show import add_show_commands
 from graphspec.cli.val import add_val_command
 from graphspec.errors import SpecError
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(sub)
     add_report_command(sub)
     add_demo_command(sub)
+    add_search_command(sub)
     add_predict_command(sub)
     add_val_command(sub)
     return parser

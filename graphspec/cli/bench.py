@@ -139,7 +139,7 @@ def _default_specs_dir() -> Path:
     return here if here.is_dir() else Path(__file__).resolve().parents[2] / "specs"
 
 
-def _sweep_options(args: argparse.Namespace) -> SweepOptions:
+def sweep_options(args: argparse.Namespace) -> SweepOptions:
     from benchmarks.sweep.orchestrate import SweepOptions
 
     settings = JobSettings(
@@ -180,7 +180,7 @@ def _run(files: list[Path], args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from benchmarks.sweep.orchestrate import run_bench
 
-    options = _sweep_options(args)
+    options = sweep_options(args)
     printer = SweepPrinter(options.out, quiet=args.quiet, as_json=args.format == "json")
     from benchmarks.sweep.ray_cluster import ClusterError
 

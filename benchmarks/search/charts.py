@@ -1,0 +1,111 @@
+"""A search's pictures: the trials with their front, and each knob's effect on each objective.
+
+``front.png``: the first two objectives against each other, every complete trial a dot (a
+hollow one did not converge, a cross is over budget, a grey one learned nothing), the front
+joined by a line and labelled with trial numbers. ``knobs.png``: one panel per knob and
+objective, the objective's value of every complete trial at the knob's value (choices side
+by side, ranges on their axis), front trials in colour, so a reader sees which knob moves
+which objective. Both are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+
+from benchmarks.search.objectives import Objective  # noqa: E402
+from graphspec.atomic import atomic_write  # noqa: E402
+
+__all__ = ["plot_front", "plot_knob_effects"]
+
+FRONT = "#c0392b"
+OTHER = "#5d6d7e"
+
+
+def _label(objective: Objective) -> str:
+    better = "higher" if objective.direction == "max" else "lower"
+    return f"{objective.column} ({better} is better)"
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()), binary=True)
+    return path
+
+
+def _dots(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour: str) -> None:
+    """Dots of ``rows``: hollow when not converged, a cross when over budget."""
+    unconverged = rows["flags"].str.contains("NOT CONVERGED", na=False)
+    over = ~rows["feasible"].astype(bool)
+    solid = rows[~unconverged & ~over]
+    ax.scatter(solid[x], solid[y], s=36, color=colour, zorder=3)
+    hollow = rows[unconverged & ~over]
+    ax.scatter(hollow[x], hollow[y], s=36, facecolors="none", edgecolors=colour, zorder=3)
+    ax.scatter(rows[over][x], rows[over][y], s=36, marker="x", color=colour, zorder=3)
+
+
+def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], path: Path) -> Path | None:
+    """``front.png`` over the first two objectives; None with fewer than two."""
+    if len(objectives) < 2:
+        return None
+    x, y = objectives[1], objectives[0]  # cost across, score up, as the report draws it
+    done = table[table["state"] == "complete"]
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    _dots(ax, done[~done["on_front"]], x.column, y.column, OTHER)
+    front = done[done["on_front"]].sort_values(x.column)
+    _dots(ax, front, x.column, y.column, FRONT)
+    ax.plot(front[x.column], front[y.column], color=FRONT, drawstyle="steps-post", lw=1.2)
+    for _, row in front.iterrows():
+        ax.annotate(f"t{int(row['trial'])}", (row[x.column], row[y.column]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)  # fmt: skip
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
+    ax.set_title(f"{len(done)} trials, {len(front)} on the front (red); hollow: not converged")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _positions(values: pd.Series) -> tuple[pd.Series, list[str] | None]:
+    """Where a knob's values go on the x axis: numbers as they are, choices at 0, 1, ..."""
+    if values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
+        return values.astype(float), None
+    choices = list(dict.fromkeys(values.map(repr)))
+    return values.map(lambda v: choices.index(repr(v))).astype(float), choices
+
+
+def plot_knob_effects(
+    table: pd.DataFrame, knobs: Sequence[str], objectives: Sequence[Objective], path: Path
+) -> Path | None:
+    """``knobs.png``: one panel per (knob, objective); None without complete trials."""
+    done = table[table["state"] == "complete"]
+    if done.empty or not knobs:
+        return None
+    fig, axes = plt.subplots(
+        len(objectives), len(knobs), figsize=(3.2 * len(knobs), 2.6 * len(objectives)),
+        squeeze=False,
+    )  # fmt: skip
+    for col, knob in enumerate(knobs):
+        where, choices = _positions(done[knob])
+        for row, objective in enumerate(objectives):
+            ax = axes[row][col]
+            colours = done["on_front"].map({True: FRONT, False: OTHER})
+            ax.scatter(where, done[objective.column], c=list(colours), s=22)
+            if choices is not None:
+                ax.set_xticks(range(len(choices)), [c.strip("'") for c in choices])
+                ax.set_xlim(-0.5, len(choices) - 0.5)
+            ax.set_xlabel(knob if row == len(objectives) - 1 else "")
+            ax.set_ylabel(objective.column if col == 0 else "")
+            ax.grid(alpha=0.3)
+    fig.suptitle("each knob's effect on each objective (red: on the front)")
+    fig.tight_layout()
+    return _save(fig, path)
