@@ -11,8 +11,9 @@ which objective. Both are written atomically.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -59,7 +60,7 @@ def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], path: Path)
     if len(objectives) < 2:
         return None
     x, y = objectives[1], objectives[0]  # cost across, score up, as the report draws it
-    done = table[table["state"] == "complete"]
+    done = table[(table["state"] == "complete") & table["same_as"].isna()]
     fig, ax = plt.subplots(figsize=(7, 4.8))
     _dots(ax, done[~done["on_front"]], x.column, y.column, OTHER)
     front = done[done["on_front"]].sort_values(x.column)
@@ -75,33 +76,39 @@ def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], path: Path)
     return _save(fig, path)
 
 
-def _positions(values: pd.Series) -> tuple[pd.Series, list[str] | None]:
-    """Where a knob's values go on the x axis: numbers as they are, choices at 0, 1, ..."""
-    if values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
-        return values.astype(float), None
-    choices = list(dict.fromkeys(values.map(repr)))
-    return values.map(lambda v: choices.index(repr(v))).astype(float), choices
+def _positions(values: pd.Series, declared: Sequence[Any] | None) -> pd.Series:
+    """Where a knob's values go on the x axis: a range's numbers as they are, a list's
+    choices at 0, 1, ... in the order the spec declares them."""
+    if declared is None:
+        return values.astype(float)
+    keys = [repr(choice) for choice in declared]
+    return values.map(lambda v: keys.index(repr(v)) if repr(v) in keys else float("nan"))
 
 
 def plot_knob_effects(
-    table: pd.DataFrame, knobs: Sequence[str], objectives: Sequence[Objective], path: Path
+    table: pd.DataFrame,
+    knobs: Mapping[str, Sequence[Any] | None],
+    objectives: Sequence[Objective],
+    path: Path,
 ) -> Path | None:
-    """``knobs.png``: one panel per (knob, objective); None without complete trials."""
-    done = table[table["state"] == "complete"]
+    """``knobs.png``: one panel per (knob, objective); None without complete trials.
+    ``knobs`` maps each knob to its declared choices (None: a numeric range); a repeat of
+    an earlier trial is drawn once."""
+    done = table[(table["state"] == "complete") & table["same_as"].isna()]
     if done.empty or not knobs:
         return None
     fig, axes = plt.subplots(
         len(objectives), len(knobs), figsize=(3.2 * len(knobs), 2.6 * len(objectives)),
         squeeze=False,
     )  # fmt: skip
-    for col, knob in enumerate(knobs):
-        where, choices = _positions(done[knob])
+    for col, (knob, choices) in enumerate(knobs.items()):
+        where = _positions(done[knob], choices)
         for row, objective in enumerate(objectives):
             ax = axes[row][col]
             colours = done["on_front"].map({True: FRONT, False: OTHER})
             ax.scatter(where, done[objective.column], c=list(colours), s=22)
             if choices is not None:
-                ax.set_xticks(range(len(choices)), [c.strip("'") for c in choices])
+                ax.set_xticks(range(len(choices)), [str(c) for c in choices])
                 ax.set_xlim(-0.5, len(choices) - 0.5)
             ax.set_xlabel(knob if row == len(objectives) - 1 else "")
             ax.set_ylabel(objective.column if col == 0 else "")

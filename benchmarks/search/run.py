@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -120,6 +121,14 @@ def _identity(space: SearchSpace, options: SearchOptions) -> SearchIdentity:
     )
 
 
+def _declared(space: SearchSpace) -> dict[str, list[Any] | None]:
+    """Each knob's declared choices (None for a numeric range), for the knob chart."""
+    return {
+        knob: list(values) if isinstance(values, list) else None
+        for knob, values in (space.spec.search or {}).items()
+    }
+
+
 def _outputs(
     run_dir: Path, study: object, space: SearchSpace, options: SearchOptions, tally: Round
 ) -> SearchOutcome:
@@ -129,7 +138,7 @@ def _outputs(
     pareto = write_tables(run_dir, table, options.objectives)
     charts = [
         plot_front(table, options.objectives, run_dir / "front.png"),
-        plot_knob_effects(table, knobs, options.objectives, run_dir / "knobs.png"),
+        plot_knob_effects(table, _declared(space), options.objectives, run_dir / "knobs.png"),
     ]
     report = None
     has_rows = RunFolder(run_dir).results_csv.is_file()
