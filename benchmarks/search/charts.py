@@ -66,9 +66,10 @@ def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], path: Path)
     front = done[done["on_front"]].sort_values(x.column)
     _dots(ax, front, x.column, y.column, FRONT)
     ax.plot(front[x.column], front[y.column], color=FRONT, drawstyle="steps-post", lw=1.2)
-    for _, row in front.iterrows():
+    for k, (_, row) in enumerate(front.iterrows()):  # alternate sides: near points collide
         ax.annotate(f"t{int(row['trial'])}", (row[x.column], row[y.column]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8)  # fmt: skip
+                    textcoords="offset points", xytext=(5, 5 if k % 2 else -11),
+                    fontsize=8)  # fmt: skip
     ax.set_xlabel(_label(x))
     ax.set_ylabel(_label(y))
     ax.set_title(f"{len(done)} trials, {len(front)} on the front (red); hollow: not converged")
