@@ -158,3 +158,19 @@ def test_the_cli_says_how_to_install_ray_and_which_options_need_it(
     assert main(["bench", spec, "--out", str(tmp_path / "b"), "--engine", "ray"]) == 2
     assert "pip install 'graphspec[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_search_benches_a_round_of_trials_at_once_on_ray(tmp_path: Path) -> None:
+    spec = tmp_path / "knobs.yaml"
+    knobs = "search:\n  layer.conv2.out: [8, 16, 32]\n  decoder.skips: [none, add]\n"
+    spec.write_text((SPECS / "tiny-encoder.yaml").read_text() + knobs)
+    common = ["--epochs", "1", "--limit", "8", "--image-size", "32x32", "--threads", "1"]
+    common += ["--no-report", "--quiet", "--population", "2", "--trials", "3"]
+    ray_args = ["--engine", "ray", "--cpus-per-job", "1"]
+    assert main(["search", str(spec), "--out", str(tmp_path / "run"), *common, *ray_args]) == 0
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(trials) >= 3 and (trials["state"] != "running").all()
+    benched = trials[(trials["state"] == "complete") & trials["same_as"].isna()]
+    rows = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert len(rows) == len(benched)  # the driver wrote one row per benched trial
+    assert set(rows["spec"]) == {f"tiny-encoder-t{n:04d}" for n in benched["trial"]}
