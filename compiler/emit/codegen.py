@@ -2,7 +2,10 @@
 
 The generated file defines one ``nn.Module`` class whose attributes carry the node names
 (so a ``GraphNet`` state_dict loads into it unchanged) and a straight-line ``forward``.
-It imports only ``torch`` and ``compiler.ops``.
+It imports only ``torch`` and ``compiler.ops``. The forward holds what GraphNet holds:
+a value read only by the next line flows through ``x`` (``x = self.conv1(x)``, as one
+writes by hand), and a value kept for later (a skip, pool indices) has its own name and
+is deleted after its last reader, so neither keeps an activation alive until ``return``.
 """
 
 from __future__ import annotations
@@ -10,20 +13,42 @@ from __future__ import annotations
 import keyword
 import re
 
-from compiler.emit.graphnet import Step, plan_steps
-from compiler.emit.modules import module_call
+from compiler.emit.graphnet import Step, plan_steps, step_call
 from graphspec import INPUT, Graph, totals
 
 PROPOSALS_ARG = "proposals"
 """The parameter of a two-stage detector's ``forward`` that takes precomputed proposals."""
 
 
-def variable_names(graph: Graph, steps: list[Step]) -> dict[str, str]:
-    """A distinct local variable for every value of the forward pass (node outputs and
-    pool indices), avoiding keywords, the forward's parameters and each other."""
-    names = {INPUT: "x"}
+def chained_values(graph: Graph, steps: list[Step], keep: frozenset[str]) -> set[str]:
+    """The values that can live in the running variable ``x``: a step's first output
+    that only the next step reads, is not a result nor in ``keep``, and is made once the
+    input (``x`` on entry) has no reader left."""
+    readers: dict[str, list[int]] = {}
+    for i, step in enumerate(steps):
+        for key in step.inputs:
+            readers.setdefault(key, []).append(i)
+    input_done = max(readers.get(INPUT, [-1]))
+    results = set(graph.results) | keep
+    return {
+        step.outputs[0]
+        for i, step in enumerate(steps)
+        if i >= input_done
+        and step.outputs[0] not in results
+        and readers.get(step.outputs[0]) == [i + 1]
+    }
+
+
+def variable_names(
+    graph: Graph, steps: list[Step], keep: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """A local variable for every value of the forward pass (node outputs and pool
+    indices): ``x`` for :func:`chained_values`, else a distinct name after the node,
+    avoiding keywords, the forward's parameters and each other."""
+    chained = chained_values(graph, steps, keep)
+    names = {INPUT: "x"} | dict.fromkeys(chained, "x")
     taken = {"x", "self", "torch", "nn", "ops", PROPOSALS_ARG}
-    keys = [k for step in steps for k in step.outputs]
+    keys = [k for step in steps for k in step.outputs if k not in chained]
     for key in keys:
         base = key.replace(":indices", "_indices")
         name = base
@@ -84,9 +109,7 @@ def generate_source(
         "        super().__init__()",
     ]
     for step in steps:
-        node = graph[step.node]
-        call = module_call(node.op, graph.input_shapes(step.node), node.shape).source()
-        lines.append(f"        self.{step.node} = {call}")
+        lines.append(f"        self.{step.node} = {step_call(graph, step).source()}")
     for node in graph:
         if node.tied_to:
             lines.append(f"        self.{node.name}.weight = self.{node.tied_to}.weight  # tied")
@@ -101,8 +124,7 @@ def _forward(graph: Graph, steps: list[Step]) -> list[str]:
     samples RoIs against the ground truth, which
     ``compiler.emit.TwoStageNet`` does."""
     layout = graph.detection.two_stage if graph.detection is not None else None
-    var = variable_names(graph, steps)
-    outputs = [var[o] for o in graph.results]
+    returned = list(graph.results)
     if layout is not None:
         lines = [
             "",
@@ -110,13 +132,16 @@ def _forward(graph: Graph, steps: list[Step]) -> list[str]:
             f"        self, x: torch.Tensor, {PROPOSALS_ARG}: list[torch.Tensor] | None = None",
             "    ) -> tuple[torch.Tensor, ...]:",
         ]
-        outputs = [var[layout.scores], var[layout.deltas], var[layout.proposals]]
+        returned = [layout.scores, layout.deltas, layout.proposals]
         if layout.masks:  # here the mask of every RoI; TwoStageNet masks the detections
-            outputs.append(var[layout.masks])
+            returned.append(layout.masks)
     else:
-        ret = "torch.Tensor" if len(outputs) == 1 else "tuple[torch.Tensor, ...]"
+        ret = "torch.Tensor" if len(returned) == 1 else "tuple[torch.Tensor, ...]"
         lines = ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
-    for step in steps:
+    keep = frozenset(returned)
+    var = variable_names(graph, steps, keep)
+    outputs = [var[o] for o in returned]
+    for i, step in enumerate(steps):
         args = ", ".join(var[k] for k in step.inputs)
         targets = ", ".join(var[k] for k in step.outputs)
         call = f"self.{step.node}({args})"
@@ -124,8 +149,11 @@ def _forward(graph: Graph, steps: list[Step]) -> list[str]:
             lines.append(f"        {targets} = {PROPOSALS_ARG}")
             lines.append(f"        if {PROPOSALS_ARG} is None:")
             lines.append(f"            {targets} = {call}")
-            continue
-        lines.append(f"        {targets} = {call}")
+        else:
+            lines.append(f"        {targets} = {call}")
+        dead = sorted({var[k] for k in step.release if var[k] != "x" and k not in keep})
+        if dead and i < len(steps) - 1:
+            lines.append(f"        del {', '.join(dead)}")
     lines.append(f"        return {', '.join(outputs)}")
     return lines
 

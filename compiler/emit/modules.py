@@ -4,6 +4,12 @@
 and keyword arguments of the module that runs the node. The same description builds the
 live module (:meth:`ModuleCall.build`) and is printed into generated source
 (:meth:`ModuleCall.source`), so the two emitters cannot drift apart.
+
+Two rules depend on where a node sits in the plan, not on its op alone, and are applied
+to the call by :func:`compiler.emit.graphnet.step_call`: a max-pool records its argmax
+only when an unpool reads it (:meth:`ModuleCall.with_indices`), and a ReLU overwrites its
+input when nothing else reads that input (:meth:`ModuleCall.in_place`; the rule is
+:mod:`compiler.emit.in_place`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,15 @@ class ModuleCall:
             if k not in params or not _same(params[k].default, v)
         )
         return f"{prefix}.{self.cls.__name__}({args})"
+
+    def in_place(self) -> ModuleCall:
+        """The same module overwriting its input (``inplace=True``): no new tensor, no
+        second pass over memory, the hand-written ``nn.ReLU(inplace=True)``."""
+        return ModuleCall(self.cls, {**self.kwargs, "inplace": True})
+
+    def with_indices(self) -> ModuleCall:
+        """A max-pool's call that also returns the argmax, for a pool an unpool reads."""
+        return ModuleCall(rt.MaxPoolWithIndices, self.kwargs)
 
 
 def _same(default: Any, value: Any) -> bool:
@@ -120,9 +135,10 @@ def _(op: ops.Sigmoid, inputs: list[Shape], out: Shape) -> ModuleCall:
 
 @module_call.register
 def _(op: ops.MaxPool, inputs: list[Shape], out: Shape) -> ModuleCall:
-    # Every max-pool records its indices: unpools reuse them, and it costs nothing else.
+    # No indices: a pool that an unpool reads gets ``with_indices`` from its step, so the
+    # others neither return nor keep an int64 tensor as large as their output.
     return ModuleCall(
-        rt.MaxPoolWithIndices,
+        nn.MaxPool2d,
         dict(
             kernel_size=op.kernel,
             stride=op.strides,

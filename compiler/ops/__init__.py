@@ -28,12 +28,29 @@ def max_unpool2d(x: Tensor, indices: Tensor, output_size: tuple[int, int]) -> Te
     Each value of ``x`` goes back to the flat position ``indices`` recorded by the
     matching max-pool (``return_indices=True``). Where pooling windows overlap and
     several outputs picked the same input, their values add up, as in the seed lecture;
-    ``torch.nn.MaxUnpool2d`` would keep only one of them."""
+    ``torch.nn.MaxUnpool2d`` would keep only one of them.
+
+    One in-place ``scatter_add_`` into a zeroed output, the only full-size tensor made
+    (an out-of-place scatter would copy it once more). A channels_last input is
+    scattered in its own layout, rows of channels per position, and comes back
+    channels_last; flattening it as NCHW would copy ``x``, ``indices`` and the result.
+    On the CPU the adds run in a fixed order, so the sums are bit-for-bit repeatable."""
     n, c = x.shape[:2]
     height, width = output_size
+    if c > 1 and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        rows = x.new_zeros((n, height * width, c))
+        rows.scatter_add_(1, _channel_rows(indices), _channel_rows(x))
+        return rows.view(n, height, width, c).permute(0, 3, 1, 2)
     flat = x.new_zeros((n, c, height * width))
-    flat = flat.scatter_add(2, indices.flatten(2), x.flatten(2))
+    flat.scatter_add_(2, indices.flatten(2), x.flatten(2))
     return flat.view(n, c, height, width)
+
+
+def _channel_rows(t: Tensor) -> Tensor:
+    """``[N, C, H, W]`` channels_last as ``[N, H*W, C]``: a view, no copy (``reshape``
+    copies only if ``t`` was not laid out channels_last after all)."""
+    n, c = t.shape[:2]
+    return t.permute(0, 2, 3, 1).reshape(n, -1, c)
 
 
 class MaxPoolWithIndices(nn.MaxPool2d):

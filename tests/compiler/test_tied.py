@@ -61,8 +61,12 @@ def _model(dtype=torch.float64) -> nn.Module:
 
 
 def _capture(model: nn.Module, name: str) -> dict[str, torch.Tensor]:
+    """The layer's input and output as it computed them: copies, since the ReLU after a
+    conv runs in place and would overwrite the captured output."""
     seen: dict[str, torch.Tensor] = {}
-    getattr(model, name).register_forward_hook(lambda m, args, out: seen.update(x=args[0], y=out))
+    getattr(model, name).register_forward_hook(
+        lambda m, args, out: seen.update(x=args[0].clone(), y=out.clone())
+    )
     return seen
 
 
