@@ -21,7 +21,9 @@ for cores and the result does not depend on how busy the other core is):
    (:func:`~benchmarks.tools.interleaved.peak_bytes`: allocations recorded by
    ``torch.profiler``; deterministic, measured once, after a warm-up step). Then the
    source :func:`compiler.emit.generate_source` writes (exec'd, same weights) against
-   GraphNet, and ``compiler.ops.max_unpool2d`` (the summing unpool) against
+   GraphNet, and the unpool module a network runs for a 2x2 stride-2 pool (the summing
+   ``compiler.ops.max_unpool2d``; for channels_last, where windows do not overlap,
+   ``F.max_unpool2d``'s own kernel: ``compiler.ops.MaxUnpool``) against
    ``F.max_unpool2d`` on 16x64x32x32 values and 2x2 pool indices, contiguous and
    channels_last.
 4. Two A/A lines time the first spec's hand-written module against a copy of itself, a
@@ -54,9 +56,9 @@ from torch import Tensor, nn
 from benchmarks.tools.handwritten import HANDWRITTEN, load_compiled
 from benchmarks.tools.interleaved import Ratio, interleaved_ratios, peak_bytes
 from compiler import compile_spec
-from compiler.emit import generate_source
+from compiler.emit import generate_source, module_call
 from compiler.emit.codegen import class_name_for
-from compiler.ops import max_unpool2d
+from graphspec.ops import MaxUnpool as MaxUnpoolOp
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 TRAIN_BATCH = 16
@@ -174,16 +176,20 @@ def memory_ratio(label: str, a: nn.Module, b: nn.Module, images: Tensor, labels:
 
 
 def unpool_ratio(layout: torch.memory_format, args: Namespace) -> Ratio:
-    """The summing unpool over ``F.max_unpool2d`` on ``UNPOOL_SHAPE`` values and the
-    indices of a 2x2 stride-2 pool (no overlap: both must give the same tensor)."""
+    """The unpool module a network runs for a 2x2 stride-2 pool (built by the emitter from
+    the IR op: the summing scatter in NCHW, ``F.max_unpool2d`` for channels_last, as the
+    windows do not overlap) over ``F.max_unpool2d`` on ``UNPOOL_SHAPE`` values (no
+    overlap: both must give the same tensor)."""
     n, c, h, w = UNPOOL_SHAPE
     gen = torch.Generator().manual_seed(0)
     source = torch.randn(n, c, 2 * h, 2 * w, generator=gen).contiguous(memory_format=layout)
     values, indices = F.max_pool2d(source, 2, 2, return_indices=True)
     size = (2 * h, 2 * w)
+    op = MaxUnpoolOp(pool="pool", kernel=(2, 2), stride=(2, 2), size=size)
+    unpool = module_call(op, [(c, h, w)], (c, *size)).build()
 
     def ours() -> Tensor:
-        return max_unpool2d(values, indices, size)
+        return unpool(values, indices)
 
     def theirs() -> Tensor:
         return F.max_unpool2d(values, indices, 2, 2, output_size=size)

@@ -200,7 +200,8 @@ def _(op: ops.Concat, inputs: list[Shape], out: Shape) -> ModuleCall:
 
 @module_call.register
 def _(op: ops.MaxUnpool, inputs: list[Shape], out: Shape) -> ModuleCall:
-    return ModuleCall(rt.MaxUnpool, dict(output_size=tuple(out[1:])))
+    window = (tuple(op.kernel), tuple(op.stride), tuple(op.padding)) if op.disjoint else None
+    return ModuleCall(rt.MaxUnpool, dict(output_size=tuple(out[1:]), disjoint_window=window))
 
 
 @module_call.register

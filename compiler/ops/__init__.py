@@ -64,17 +64,40 @@ class MaxPoolWithIndices(nn.MaxPool2d):
 
 class MaxUnpool(nn.Module):
     """Module form of :func:`max_unpool2d` with the exact output size fixed at build time,
-    so odd input sizes (e.g. 97 x 131) come back exactly."""
+    so odd input sizes (e.g. 97 x 131) come back exactly.
 
-    def __init__(self, output_size: tuple[int, int]) -> None:
+    ``disjoint_window`` is the pool's (kernel, stride, padding) when its windows never
+    overlap (None otherwise). No two values then share a position, so placing them is
+    summing them, and a channels_last input goes through ``F.max_unpool2d``'s own NHWC
+    kernel: on the CPU our scatter in that layout takes 1.3-1.5x its time (in NCHW the
+    scatter takes 0.7x, so NCHW keeps it). Not under ``torch.use_deterministic_algorithms``,
+    where ``F.max_unpool2d`` refuses to run; nor for overlapping windows, where only the
+    scatter sums."""
+
+    def __init__(
+        self,
+        output_size: tuple[int, int],
+        disjoint_window: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None,
+    ) -> None:
         super().__init__()
         self.output_size = tuple(output_size)
+        self.disjoint_window = disjoint_window
 
     def forward(self, x: Tensor, indices: Tensor) -> Tensor:
+        window = self.disjoint_window
+        if (
+            window is not None
+            and x.dim() == 4
+            and x.is_contiguous(memory_format=torch.channels_last)
+            and not torch.are_deterministic_algorithms_enabled()
+        ):
+            kernel, stride, padding = window
+            return F.max_unpool2d(x, indices, kernel, stride, padding, self.output_size)
         return max_unpool2d(x, indices, self.output_size)  # type: ignore[arg-type]
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        window = "" if self.disjoint_window is None else f", disjoint_window={self.disjoint_window}"
+        return f"output_size={self.output_size}{window}"
 
 
 class Concat(nn.Module):

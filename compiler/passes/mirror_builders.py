@@ -188,7 +188,12 @@ def _unpool(m: DecoderBuilder, step: MirrorStep) -> None:
             "use upsample: transposed or bilinear)",
         )
     unpool = MaxUnpool(
-        pool=pool.name, kernel=op.kernel, stride=op.strides, padding=op.padding, size=step.target
+        pool=pool.name,
+        kernel=op.kernel,
+        stride=op.strides,
+        padding=op.padding,
+        dilation=op.dilation,
+        size=step.target,
     )
     m.add(f"dec_{pool.name}", unpool, pool)
 

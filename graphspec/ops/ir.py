@@ -27,7 +27,8 @@ class Input(Op):
 
 class MaxUnpool(Op):
     """Inverse of the max-pool node ``pool``: puts each value back where the pool took
-    its maximum from. ``size`` is the pool's input size, so odd sizes come back exactly."""
+    its maximum from. ``size`` is the pool's input size, so odd sizes come back exactly;
+    the window (kernel, stride, padding, dilation) is the pool's."""
 
     in_spec: ClassVar[bool] = False
     op: Literal["max_unpool"] = "max_unpool"
@@ -35,7 +36,18 @@ class MaxUnpool(Op):
     kernel: Size
     stride: Size
     padding: Pair = (0, 0)
+    dilation: Size = (1, 1)
     size: Size
+
+    @property
+    def disjoint(self) -> bool:
+        """Whether the pool's windows never overlap (each stride at least the dilated
+        kernel's extent): then no two values land on one position and summing them is the
+        same as placing them."""
+        return all(
+            s >= (k - 1) * d + 1
+            for k, s, d in zip(self.kernel, self.stride, self.dilation, strict=True)
+        )
 
     def infer(self, inputs: list[Shape]) -> Shape:
         c, _, _ = _spatial(inputs[0], "max_unpool")
