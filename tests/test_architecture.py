@@ -37,7 +37,7 @@ ROOMS: dict[str, frozenset[str]] = {
     "inference": frozenset({"store", "train", "tasks", "data", "metrics", "figures", "runtime"}),
     "report": frozenset({"store", "tasks", "figures", "metrics", "runtime"}),
     "sweep": frozenset({"job", "report", "store", "runtime"}),
-    "search": frozenset({"sweep", "report", "store", "tasks", "runtime"}),
+    "search": frozenset({"sweep", "report", "store", "tasks", "figures", "runtime"}),
 }
 """What each room of ``benchmarks/`` may import (docs/architecture.md, "Harness rooms");
 ``tools`` may import every room and no room imports it. ``job``, ``inference`` and

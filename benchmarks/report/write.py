@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.report.aggregate import aggregate_seeds
+from benchmarks.report.content import Section
 from benchmarks.report.differences import RunProtocol
 from benchmarks.report.html import render_html
 from benchmarks.report.markdown import render_markdown
@@ -44,8 +45,12 @@ def write_report(
     tolerance: float = 0.01,
     run_dirs: Sequence[str | Path] | None = None,
     allow_noisy: bool = False,
+    first: Sequence[Section] = (),
 ) -> dict[str, Path]:
     """Write charts (PNG+SVG), report.md and report.html into ``out_dir``.
+
+    ``first`` are sections a caller made (``graphspec search``: its front and knob
+    charts, written into ``out_dir``), shown before the report's own.
 
     ``results`` is a results table, several runs merged (:func:`merge_results`, whose notes
     the report repeats) or a path to a run directory / results file. ``run_dirs`` are the
@@ -78,6 +83,7 @@ def write_report(
     ]
     folders = [run_dir_of(d) for d in dirs]
     content = build_sections(df, out_dir, tolerance, folders, runs, notes, allow_noisy=allow_noisy)
+    content.sections[:0] = list(first)
 
     written: dict[str, Path] = {}
     for section in content.sections:

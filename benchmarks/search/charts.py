@@ -1,16 +1,16 @@
 """A search's pictures: the trials with their front, and each knob's effect on each objective.
 
-``front.png``: the first two objectives against each other, every complete trial a dot (a
-hollow one did not converge, a cross is over budget, a grey one learned nothing), the front
-joined by a line and labelled with trial numbers. ``knobs.png``: one panel per knob and
+``search_front``: the first two objectives against each other, every complete trial a dot (a
+hollow one did not converge, a cross is over budget), the front in red, joined by a line
+and labelled with trial numbers. ``search_knobs``: one panel per knob and
 objective, the objective's value of every complete trial at the knob's value (choices side
 by side, ranges on their axis), front trials in colour, so a reader sees which knob moves
-which objective. Both are written atomically.
+which objective. Both are written as PNG and SVG (:func:`benchmarks.figures.files.save_figure`)
+into the report folder, and the report shows them first.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
+from benchmarks.figures.files import Chart, save_figure  # noqa: E402
 from benchmarks.search.objectives import Objective  # noqa: E402
-from graphspec.atomic import atomic_write  # noqa: E402
 
 __all__ = ["plot_front", "plot_knob_effects"]
 
@@ -36,12 +36,10 @@ def _label(objective: Objective) -> str:
     return f"{objective.column} ({better} is better)"
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+def _save(fig: plt.Figure, stem: Path, title: str, note: str) -> Chart:
+    png, svg = save_figure(fig, stem)
     plt.close(fig)
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue()), binary=True)
-    return path
+    return Chart(title, png, svg, note)
 
 
 def _dots(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour: str) -> None:
@@ -55,8 +53,8 @@ def _dots(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour: str) -> None:
     ax.scatter(rows[over][x], rows[over][y], s=36, marker="x", color=colour, zorder=3)
 
 
-def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], path: Path) -> Path | None:
-    """``front.png`` over the first two objectives; None with fewer than two."""
+def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], stem: Path) -> Chart | None:
+    """``STEM.png`` and ``.svg`` over the first two objectives; None with fewer than two."""
     if len(objectives) < 2:
         return None
     x, y = objectives[1], objectives[0]  # cost across, score up, as the report draws it
@@ -74,7 +72,8 @@ def plot_front(table: pd.DataFrame, objectives: Sequence[Objective], path: Path)
     ax.set_ylabel(_label(y))
     ax.set_title(f"{len(done)} trials, {len(front)} on the front (red); hollow: not converged")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    note = "a cross is over budget; repeats of earlier trials are drawn once"
+    return _save(fig, stem, f"The trials and their front: {y.column} against {x.column}", note)
 
 
 def _positions(values: pd.Series, declared: Sequence[Any] | None) -> pd.Series:
@@ -90,9 +89,10 @@ def plot_knob_effects(
     table: pd.DataFrame,
     knobs: Mapping[str, Sequence[Any] | None],
     objectives: Sequence[Objective],
-    path: Path,
-) -> Path | None:
-    """``knobs.png``: one panel per (knob, objective); None without complete trials.
+    stem: Path,
+) -> Chart | None:
+    """``STEM.png`` and ``.svg``: one panel per (knob, objective); None without complete
+    trials.
     ``knobs`` maps each knob to its declared choices (None: a numeric range); a repeat of
     an earlier trial is drawn once."""
     done = table[(table["state"] == "complete") & table["same_as"].isna()]
@@ -116,4 +116,4 @@ def plot_knob_effects(
             ax.grid(alpha=0.3)
     fig.suptitle("each knob's effect on each objective (red: on the front)")
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, stem, "Each knob's effect on each objective", "red: trials on the front")

@@ -18,12 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.figures.files import Chart
+from benchmarks.report.content import Section
 from benchmarks.search.driver import REASON_ATTR, SAME_AS_ATTR, trial_flags
 from benchmarks.search.objectives import Objective
 from benchmarks.search.study import CONSTRAINTS_ATTR
 from graphspec.atomic import atomic_write_text
 
-__all__ = ["front_mask", "trials_table", "write_tables"]
+__all__ = ["front_mask", "search_section", "trials_table", "write_tables"]
 
 PARETO_FILE = "pareto.csv"
 TRIALS_FILE = "trials.csv"
@@ -89,3 +91,38 @@ def write_tables(run_dir: Path, table: pd.DataFrame, objectives: Sequence[Object
     path = run_dir / PARETO_FILE
     atomic_write_text(path, front.drop(columns=["on_front"]).to_csv(index=False))
     return path
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def search_section(
+    spec: str, table: pd.DataFrame, objectives: Sequence[Objective], charts: Sequence[Chart]
+) -> Section:
+    """The report's first section for a search: the counts, the charts and the front."""
+    counts = table["state"].value_counts()
+    repeats = int(table["same_as"].notna().sum())
+    front = table[table["on_front"]]
+    knobs = [c for c in table.columns[2 : table.columns.get_loc(objectives[0].column)]]
+    headers = ["trial", *knobs, *(o.column for o in objectives), "flags"]
+    return Section(
+        heading=f"Search over {spec}'s knobs",
+        summary=(
+            f"{len(table)} trials: {int(counts.get('complete', 0))} complete ({repeats} of "
+            f"them repeats of an earlier trial's values), {int(counts.get('pruned', 0))} "
+            f"pruned, {int(counts.get('fail', 0))} failed; **{len(front)} on the front** "
+            f"of {', '.join(str(o) for o in objectives)} (pareto.csv)."
+        ),
+        charts=list(charts),
+        headers=headers,
+        rows=[[_cell(row[h]) for h in headers] for _, row in front.iterrows()],
+        notes=[
+            "Kept off the front: trials that learned nothing, trials over the spec's budget, "
+            "repeats and, where an objective is a timing, noisy timings. A front trial that "
+            "did not converge says so under flags. Every trial is one training run: bench "
+            "the front's specs (OUT/trials/) with --seeds before trusting a small difference."
+        ],
+    )

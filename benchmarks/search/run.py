@@ -4,7 +4,8 @@ What ``graphspec search`` does, as one function with typed options (the command 
 parses and prints). The run folder holds everything: ``search.json`` (what the study
 answers), ``study.journal`` (Optuna's), ``trials/`` (each trial's spec), the bench store
 (``results.csv``, ``jobs/``: a trial's row is an ordinary results row), ``trials.csv``,
-``pareto.csv``, ``front.png``, ``knobs.png`` and, unless ``report`` is off, the bench
+``pareto.csv``, the charts ``report/search_front`` and ``report/search_knobs`` (PNG
+and SVG) and, unless ``report`` is off, the bench
 report of every trial (``report/report.html``).
 """
 
@@ -21,7 +22,7 @@ import pandas as pd
 from benchmarks.report.write import write_report
 from benchmarks.search.charts import plot_front, plot_knob_effects
 from benchmarks.search.driver import Round, TrialEvent, ray_batch, run_rounds
-from benchmarks.search.front import trials_table, write_tables
+from benchmarks.search.front import search_section, trials_table, write_tables
 from benchmarks.search.objectives import Objective
 from benchmarks.search.space import SearchSpace
 from benchmarks.search.study import (
@@ -132,23 +133,27 @@ def _declared(space: SearchSpace) -> dict[str, list[Any] | None]:
 def _outputs(
     run_dir: Path, study: object, space: SearchSpace, options: SearchOptions, tally: Round
 ) -> SearchOutcome:
-    """The trials table, pareto.csv, the charts and (unless off) the bench report."""
+    """The trials table and pareto.csv, the charts (into the report folder) and, unless
+    off or interrupted, the bench report of every trial with the search's section first."""
     knobs: Sequence[str] = list(space.spec.search or {})
     table = trials_table(study, knobs, options.objectives)
     pareto = write_tables(run_dir, table, options.objectives)
-    charts = [
-        plot_front(table, options.objectives, run_dir / "front.png"),
-        plot_knob_effects(table, _declared(space), options.objectives, run_dir / "knobs.png"),
-    ]
+    report_dir = RunFolder(run_dir).report_dir
+    objectives, declared = options.objectives, _declared(space)
+    drawn = (
+        plot_front(table, objectives, report_dir / "search_front"),
+        plot_knob_effects(table, declared, objectives, report_dir / "search_knobs"),
+    )
+    charts = [chart for chart in drawn if chart is not None]
     report = None
     has_rows = RunFolder(run_dir).results_csv.is_file()
     if options.sweep.report and has_rows and not tally.interrupted:
-        report_dir = RunFolder(run_dir).report_dir
         written = write_report(
             run_dir,
             report_dir,
             title=f"graphspec search: {space.spec.name}",
             allow_noisy=options.sweep.allow_noisy,
+            first=[search_section(space.spec.name, table, options.objectives, charts)],
         )
         report = written["report.html"]
-    return SearchOutcome(tally, table, pareto, tuple(c for c in charts if c), report)
+    return SearchOutcome(tally, table, pareto, tuple(c.png for c in charts), report)

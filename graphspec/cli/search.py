@@ -36,8 +36,9 @@ def add_search_command(sub: argparse._SubParsersAction) -> None:
         "is pruned with its reason), then benched with bench's protocol, store and engines "
         "and told back. The study lives in OUT/study.journal: re-running with a larger "
         "--trials continues it, and several processes (or --engine ray) share it. Writes "
-        "OUT/pareto.csv (the front), trials.csv, front.png, knobs.png and the bench report "
-        "of every trial. The spec's budget: is the study's constraint: trials over it are "
+        "OUT/pareto.csv (the front), trials.csv and the bench report of every trial, "
+        "opening with the search's front and knob charts (OUT/report/). The spec's "
+        "budget: is the study's constraint: trials over it are "
         "marked and never on the front.",
         examples=[
             "graphspec search specs/unet-small.yaml --trials 12 --out runs/unet-search",

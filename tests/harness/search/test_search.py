@@ -111,7 +111,10 @@ def test_a_search_prunes_writes_its_front_and_continues(tmp_path: Path) -> None:
     benched_now = (again["state"] == "complete") & again["same_as"].isna()
     new_rows = len(pd.read_csv(out / "results.csv")) - rows_before
     assert new_rows == int(benched_now.sum()) - len(done)  # finished trials were not re-run
-    assert (out / "front.png").stat().st_size > 0 and (out / "knobs.png").stat().st_size > 0
+    report = out / "report"
+    assert (report / "search_front.png").stat().st_size and (
+        report / "search_knobs.svg"
+    ).stat().st_size
 
 
 def test_a_folder_of_another_question_is_refused(
