@@ -44,7 +44,7 @@ def _save(fig: plt.Figure, stem: Path, title: str, note: str) -> Chart:
 
 def _dots(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour: str) -> None:
     """Dots of ``rows``: hollow when not converged, a cross when over budget."""
-    unconverged = rows["flags"].str.contains("NOT CONVERGED", na=False)
+    unconverged = rows["converged"].map(lambda v: v is False).astype(bool)
     over = ~rows["feasible"].astype(bool)
     solid = rows[~unconverged & ~over]
     ax.scatter(solid[x], solid[y], s=36, color=colour, zorder=3)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from benchmarks.search.space import (
 )
 from benchmarks.search.study import CONSTRAINTS_ATTR
 from benchmarks.store.results import ResultsStore
+from benchmarks.store.row import verdict_flags
 from benchmarks.store.settings import JobSettings
 from benchmarks.sweep.orchestrate import SweepOptions, run_bench
 from benchmarks.sweep.plan import plan_jobs
@@ -71,7 +72,6 @@ class Round:
     reused: int = 0
     failed: int = 0
     interrupted: bool = False
-    asked: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,7 @@ def _prepare(
     """Ask one trial; tell it at once when it repeats a finished one or does not compile."""
     import optuna
 
-    trial = study.ask(space.distributions())
-    tally.asked.append(trial.number)
+    trial = study.ask(space.distributions)
     old = _same_as(study, trial.params)
     if old is not None:
         for key, value in old.user_attrs.items():
@@ -195,14 +194,10 @@ def _plain(value: Any) -> Any:
 
 
 def trial_flags(attrs: Mapping[str, Any], objectives: Sequence[Objective]) -> list[str]:
-    """What a reader must know about a trial's numbers (as a bench result line says it)."""
-    flags = []
-    if attrs.get("converged") is False:
-        flags.append("NOT CONVERGED")
-    if attrs.get("learned") is False:
-        flags.append("LEARNED NOTHING")
-    if attrs.get("timing_noisy") and any(o.timed for o in objectives):
-        flags.append("timing noisy")
+    """What a reader must know about a trial's numbers: a bench result line's words (its
+    timing only where a timing is an objective), and whether it is over budget."""
+    noisy = bool(attrs.get("timing_noisy")) and any(o.timed for o in objectives)
+    flags = verdict_flags(attrs.get("converged"), attrs.get("learned"), noisy)
     if any(excess > 0 for excess in attrs.get(CONSTRAINTS_ATTR, {}).values()):
         flags.append("OVER BUDGET")
     return flags

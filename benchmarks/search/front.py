@@ -43,6 +43,7 @@ def trials_table(study: Any, knobs: Sequence[str], objectives: Sequence[Objectiv
         record["flags"] = "; ".join(trial_flags(attrs, objectives))
         excess = attrs.get(CONSTRAINTS_ATTR, {}).values()
         record["feasible"] = all(value <= 0 for value in excess)
+        record["converged"] = attrs.get("converged")
         record["learned"] = attrs.get("learned")
         record["timing_noisy"] = attrs.get("timing_noisy")
         record["same_as"] = attrs.get(SAME_AS_ATTR)
@@ -50,7 +51,7 @@ def trials_table(study: Any, knobs: Sequence[str], objectives: Sequence[Objectiv
         record["spec_file"] = attrs.get("spec_file")
         records.append(record)
     columns = ["trial", "state", *knobs, *(o.column for o in objectives), "flags", "feasible"]
-    columns += ["learned", "timing_noisy", "same_as", "reason", "spec_file"]
+    columns += ["converged", "learned", "timing_noisy", "same_as", "reason", "spec_file"]
     table = pd.DataFrame.from_records(records, columns=columns)
     table["on_front"] = front_mask(table, objectives)
     return table

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -99,7 +99,3 @@ def default_objectives(task: type[Task]) -> list[Objective]:
     primary = task.metrics[0]
     return [Objective(primary.column, "max" if primary.higher_is_better else "min"),
             Objective("gflops", "min")]  # fmt: skip
-
-
-def directions(objectives: Sequence[Objective]) -> list[str]:
-    return [o.optuna_direction for o in objectives]

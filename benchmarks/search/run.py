@@ -11,6 +11,7 @@ report of every trial (``report/report.html``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from benchmarks.search.study import (
 from benchmarks.store.jobs import file_hash
 from benchmarks.store.layout import RunFolder
 from benchmarks.sweep.orchestrate import SweepOptions
-from benchmarks.sweep.runner import SweepEvent
+from benchmarks.sweep.runner import EXIT_INTERRUPTED, EXIT_OK, SweepEvent
 
 __all__ = ["SearchOptions", "SearchOutcome", "run_search"]
 
@@ -66,7 +67,7 @@ class SearchOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 130 if self.tally.interrupted else 0
+        return EXIT_INTERRUPTED if self.tally.interrupted else EXIT_OK
 
 
 def run_search(
@@ -83,29 +84,23 @@ def run_search(
     sweep = dataclasses.replace(options.sweep, seeds=1, shard=None)
     run_dir = Path(sweep.out)
     record_identity(run_dir, _identity(space, options))
-    started = _connect(sweep)
-    try:
+    with _session(sweep):
         batch = ray_batch(sweep.ray, sweep.settings) if sweep.ray is not None else 1
         sampler = make_sampler(options.sampler, options.sampler_seed, options.population)
         study = open_study(run_dir, options.objectives, sampler)
         tally = run_rounds(
             study, space, options.objectives, sweep, options.trials, batch, on_trial, on_event
         )
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
     return _outputs(run_dir, study, space, options, tally)
 
 
-def _connect(sweep: SweepOptions) -> bool:
-    """Join or start Ray once for all rounds (each round's sweep then reuses it)."""
+def _session(sweep: SweepOptions) -> contextlib.AbstractContextManager[None]:
+    """One Ray session for all rounds on the Ray engine (each round's sweep joins it)."""
     if sweep.ray is None:
-        return False
-    from benchmarks.sweep.ray_cluster import connect
+        return contextlib.nullcontext()
+    from benchmarks.sweep.ray_cluster import ray_session
 
-    return connect(sweep.ray)
+    return ray_session(sweep.ray)
 
 
 def _identity(space: SearchSpace, options: SearchOptions) -> SearchIdentity:

@@ -13,6 +13,7 @@ trial with the compiler's one-line reason, not a crash.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,10 @@ class SearchSpace:
         document, _ = read_yaml(spec_file.read_text(encoding="utf-8-sig"), str(spec_file))
         return cls(spec_file, document, spec)
 
+    @functools.cached_property
     def distributions(self) -> dict[str, Any]:
-        """Knob path -> the Optuna distribution of its values."""
+        """Knob path -> the Optuna distribution of its values (built once: every trial
+        asks with them)."""
         import optuna.distributions as dist
 
         out: dict[str, Any] = {}

@@ -36,6 +36,7 @@ __all__ = [
     "group_key",
     "metric_columns",
     "result_columns",
+    "verdict_flags",
 ]
 
 SCHEMA_VERSION = 2
@@ -241,3 +242,18 @@ def group_key(record: Mapping[str, Any]) -> tuple[str, ...] | None:
     except (SettingsError, TypeError, ValueError):
         return None
     return (str(record.get("spec")), str(record.get("spec_hash")), settings.as_text())
+
+
+def verdict_flags(converged: Any, learned: Any, timing_noisy: Any) -> list[str]:
+    """The words a finished row's line puts after its numbers (``bench``'s result line,
+    ``search``'s trial line and front): not converged, learned nothing (its best validation
+    score was at the task's trivial baseline), its timing noisy. Only an explicit False
+    (True for the timing) says so: a value a row lacks says nothing."""
+    flags = []
+    if converged is False:
+        flags.append("NOT CONVERGED")
+    if learned is False:
+        flags.append("LEARNED NOTHING")
+    if timing_noisy is True:
+        flags.append("timing noisy")
+    return flags

@@ -146,7 +146,7 @@ def run_bench(
     planned = plan_jobs(files, [options.settings.as_json()], seeds=options.seeds)
     jobs = select_shard(planned, options.shard) if options.shard else planned
     if options.ray is not None:
-        summary = _sweep_on_ray(jobs, planned, options, on_event)
+        summary = _sweep_on_ray(jobs, planned, options, options.ray, on_event)
     else:
         ctx = init_distributed() if launched_with_peers() else None
         if ctx is not None and not ctx.is_main:
@@ -160,7 +160,11 @@ def run_bench(
 
 
 def _sweep_on_ray(
-    jobs: Sequence[Job], planned: Sequence[Job], options: SweepOptions, on_event: OnEvent | None
+    jobs: Sequence[Job],
+    planned: Sequence[Job],
+    options: SweepOptions,
+    ray_options: RayOptions,
+    on_event: OnEvent | None,
 ) -> SweepSummary:
     """The jobs as Ray tasks (:mod:`benchmarks.sweep.ray_engine`); never under torchrun."""
     from benchmarks.sweep.ray_cluster import job_demand
@@ -168,8 +172,6 @@ def _sweep_on_ray(
 
     if launched_with_peers():
         raise ValueError("--engine ray runs its own workers: do not launch it with torchrun")
-    ray_options = options.ray
-    assert ray_options is not None
     return run_ray_sweep(
         jobs,
         Path(options.out),

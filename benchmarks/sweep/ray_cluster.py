@@ -12,9 +12,11 @@ checks the demand against every alive node before anything is submitted.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "job_demand",
     "job_slots",
     "ray_installed",
+    "ray_session",
 ]
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'graphspec[ray]'"
@@ -92,6 +95,21 @@ def connect(options: RayOptions) -> bool:
         where = f"at {address}" if address else "on this machine"
         raise ClusterError(f"cannot start or join Ray {where}: {exc}") from None
     return True
+
+
+@contextlib.contextmanager
+def ray_session(options: RayOptions) -> Iterator[None]:
+    """Connected to Ray for the block (:func:`connect`); a Ray this call started is shut
+    down after it, one it joined is left running. A search holds one session over all its
+    rounds, so each round's sweep joins it instead of starting a Ray of its own."""
+    started = connect(options)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
 
 
 def _nodes() -> list[dict[str, float]]:

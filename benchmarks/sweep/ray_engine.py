@@ -17,23 +17,21 @@ the tasks in flight and keep every finished row (exit 130, as a plain sweep).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.store.jobs import Job
-from benchmarks.store.layout import JobFolder, RunFolder
+from benchmarks.store.layout import RunFolder
 from benchmarks.store.results import ResultsStore
 from benchmarks.store.row import STATUS_OK, ResultRow
 from benchmarks.sweep.eta import InFlight
 from benchmarks.sweep.interrupts import InterruptGuard
-from benchmarks.sweep.ray_cluster import Demand, RayOptions, connect, job_slots
+from benchmarks.sweep.ray_cluster import Demand, RayOptions, job_slots, ray_session
 from benchmarks.sweep.runner import (
     RunOne,
     SweepEvent,
@@ -43,6 +41,7 @@ from benchmarks.sweep.runner import (
     format_error,
     open_run,
     skips,
+    write_traceback,
 )
 from graphspec.atomic import atomic_write, ensure_dir, remove_temp_files
 
@@ -79,8 +78,7 @@ def run_remote(job: Job, cwd: str, work: RunOne | None = None) -> RemoteOutcome:
             outcome.row = run(job, job_dir)
         except Exception as exc:
             outcome.error = format_error(exc)
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            JobFolder(job_dir).error.write_text(text)
+            write_traceback(job_dir, exc)
         outcome.files = {p.name: p.read_bytes() for p in job_dir.iterdir() if p.is_file()}
     return outcome
 
@@ -145,8 +143,7 @@ def run_ray_sweep(
     ``work`` replaces the real job (tests: a job that kills its worker)."""
     import ray
 
-    started = connect(options)
-    try:
+    with ray_session(options):
         need = demand()
         slots = job_slots(need)
         if on_ready is not None:
@@ -154,9 +151,6 @@ def run_ray_sweep(
         remote = ray.remote(num_cpus=need.cpus, num_gpus=need.gpus, max_retries=options.max_retries)
         task = remote(run_remote)
         return _drive(jobs, Path(run_dir), task, slots, retry_failed, on_event, planned, work)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _drive(
@@ -178,8 +172,9 @@ def _drive(
     def emit(kind: Any, job: Job | None, index: int, row: ResultRow | None = None) -> None:
         if on_event is not None:
             counts = flight.counts(summary)
-            event = SweepEvent(kind, job, index, len(jobs), row, eta_s=counts.eta_s)
-            on_event(dataclasses.replace(event, flight=counts))
+            on_event(
+                SweepEvent(kind, job, index, len(jobs), row, eta_s=counts.eta_s, flight=counts)
+            )
 
     guard = InterruptGuard()
     with guard:

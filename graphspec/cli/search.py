@@ -160,7 +160,8 @@ def _print_outcome(outcome: SearchOutcome, as_json: bool) -> None:
         f"{tally.failed} failed; {len(front)} of {len(table)} trials on the front:",
         file=sys.stderr,
     )
-    shown = front.drop(columns=["feasible", "learned", "timing_noisy", "reason", "state"])
+    hidden = ["feasible", "converged", "learned", "timing_noisy", "reason", "state"]
+    shown = front.drop(columns=hidden)
     print(shown.to_string(index=False) if len(shown) else "(no trial on the front)")
     print(f"pareto: {outcome.pareto}")
     if outcome.report is not None:

@@ -175,6 +175,7 @@ def describe_row(row: ResultRow | None) -> str:
     """One line per finished job: its shown metrics, costs and flags (not converged; learned
     nothing: its best validation score was at the task's trivial baseline), or why it
     failed."""
+    from benchmarks.store.row import verdict_flags
     from benchmarks.tasks import task_class
 
     if row is None:
@@ -189,10 +190,5 @@ def describe_row(row: ResultRow | None) -> str:
     parts.append(f"train {row.train_s or 0:.0f} s")
     if row.best_epoch is not None:
         parts.append(f"best epoch {row.best_epoch}/{row.epochs_run}")
-    if row.converged is False:
-        parts.append("NOT CONVERGED")
-    if row.learned is False:
-        parts.append("LEARNED NOTHING")
-    if row.timing_noisy:
-        parts.append("timing noisy")
+    parts += verdict_flags(row.converged, row.learned, bool(row.timing_noisy))
     return "ok: " + ", ".join(parts)
